@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ImagesKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ImagesKit", targets: ["ImagesKit"]),
+        .library(name: "ImagesKitFileSystem", targets: ["ImagesKitFileSystem"]),
+        .library(name: "ImagesKitMemory", targets: ["ImagesKitMemory"]),
+        .library(name: "ImagesKitGzip", targets: ["ImagesKitGzip"]),
+        .executable(name: "imagesctl", targets: ["imagesctl"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CImagesKitZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "CImagesKitCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "ImagesKit",
+            dependencies: ["CImagesKitCrypto"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitFileSystem",
+            dependencies: ["ImagesKit"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitMemory",
+            dependencies: ["ImagesKit"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitGzip",
+            dependencies: ["ImagesKit", "CImagesKitZlib"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitStoreContract",
+            dependencies: ["ImagesKit"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "imagesctl",
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
+            path: "Examples/imagesctl",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitTests",
+            dependencies: ["ImagesKit", "ImagesKitMemory", "ImagesKitGzip"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitFileSystemTests",
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitStoreContract"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitMemoryTests",
+            dependencies: ["ImagesKit", "ImagesKitMemory", "ImagesKitStoreContract"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitGzipTests",
+            dependencies: ["ImagesKit", "ImagesKitGzip"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitEndToEndTests",
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
