@@ -26,9 +26,10 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(name: "CImagesKitSystem"),
         .target(
             name: "ImagesKit",
-            dependencies: ["CImagesKitCrypto"],
+            dependencies: ["CImagesKitCrypto", "CImagesKitSystem"],
             swiftSettings: strictSettings
         ),
         .target(

@@ -51,7 +51,7 @@ public protocol DiskTarget: DiskSource {
     /// temporary file and reads the result back.
     /// - Parameter body: Work to do on the path.
     /// - Returns: What `body` returns.
-    func withFilePath<Result>(_ body: (String) throws -> Result) throws -> Result
+    func withFilePath<Result>(_ body: (String) async throws -> Result) async throws -> Result
 }
 
 extension DiskSource {

@@ -1,0 +1,77 @@
+import Foundation
+import ImagesKit
+import ImagesKitFileSystem
+import ImagesKitGzip
+
+/// `imagesctl`: captures, uploads, lists, deploys and exports disk images in a local store.
+@main
+enum Imagesctl {
+    static let usage = """
+        usage: imagesctl [--store DIR] [--json] COMMAND
+
+          capture DISK [--label L] [--region R] [--description D] [--tag T]... [--cloud-init]
+          upload FILE.img.gz --label L --region R [--description D] [--tag T]... [--cloud-init]
+          list
+          show ID
+          update ID [--label L] [--description D] [--tag T]...
+          delete ID
+          deploy ID TARGET [--size SIZE]   makes TARGET at SIZE if missing, rebuilds it if present
+          export ID OUT.img.gz
+
+        SIZE takes K, M, G or T suffixes in powers of 1024 (1500M is 1500 MiB).
+        The store defaults to $XDG_DATA_HOME/imageskit, else ~/.local/share/imageskit.
+        """
+
+    static func main() async {
+        let words = Array(CommandLine.arguments.dropFirst())
+        let task = Task { try await run(words) }
+        let interrupt = cancelOnInterrupt(task)
+        let result = await task.result
+        interrupt.cancel()
+        switch result {
+        case .success:
+            exit(0)
+        case .failure(let error):
+            FileHandle.standardError.write(Data("imagesctl: \(describe(error))\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run(_ words: [String]) async throws {
+        let arguments = try Arguments(words)
+        if arguments.flags.contains("--help") || arguments.command == nil {
+            print(usage)
+            return
+        }
+        let store = try FileSystemImageStore(folder: try storeFolder(arguments))
+        let service = ImageService(store: store, compressor: GzipCompressor())
+        let session = Session(service: service, arguments: arguments, output: Output(json: arguments.flags.contains("--json")))
+        try await session.run()
+    }
+
+    static func storeFolder(_ arguments: Arguments) throws -> URL {
+        if let path = try arguments.value("--store") { return URL(fileURLWithPath: path) }
+        let environment = ProcessInfo.processInfo.environment
+        if let data = environment["XDG_DATA_HOME"], !data.isEmpty {
+            return URL(fileURLWithPath: data).appendingPathComponent("imageskit")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".local/share/imageskit")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as ImagesKitError: "\(error.message) [\(error.code)]"
+        case let error as UsageError: "\(error.description)"
+        default: "\(error)"
+        }
+    }
+
+    static func cancelOnInterrupt(_ task: Task<Void, any Error>) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT)
+        source.setEventHandler { task.cancel() }
+        source.resume()
+        return source
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import ImagesKit
+
+/// Prints records for people or as the public API's JSON.
+struct Output {
+    let json: Bool
+
+    func show(_ image: Image) throws {
+        if json { return try printJSON(image) }
+        let rows: [(String, String)] = [
+            ("id", "\(image.id)"), ("label", image.label), ("status", image.status.rawValue),
+            ("type", image.type.rawValue), ("size", Self.megabytes(image.size)),
+            ("total size", Self.megabytes(image.totalSize)), ("created", APITimestamp.format(image.created)),
+            ("updated", APITimestamp.format(image.updated)), ("description", image.description ?? "-"),
+            ("tags", image.tags.isEmpty ? "-" : image.tags.joined(separator: ", ")),
+            ("capabilities", image.capabilities.isEmpty ? "-" : image.capabilities.joined(separator: ", ")),
+            ("regions", image.regions.isEmpty ? "-" : image.regions.map { "\($0.region) (\($0.status.rawValue))" }
+                .joined(separator: ", ")),
+        ]
+        for (name, value) in rows {
+            print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+        }
+    }
+
+    func list(_ page: ImagePage) throws {
+        if json { return try printJSON(page) }
+        guard !page.data.isEmpty else { return print("no images") }
+        print(row("ID", "LABEL", "STATUS", "SIZE", "CREATED"))
+        for image in page.data {
+            print(row("\(image.id)", image.label, image.status.rawValue, Self.megabytes(image.size),
+                APITimestamp.format(image.created)))
+        }
+    }
+
+    func message(_ text: String) {
+        if !json { print(text) }
+    }
+
+    func printJSON(_ value: some Encodable) throws {
+        let data = try APIJSON.encoder(pretty: true).encode(value)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func megabytes(_ megabytes: Int) -> String {
+        megabytes >= 1000 ? String(format: "%d MB (%.2f GB)", megabytes, Double(megabytes) / 1000) : "\(megabytes) MB"
+    }
+
+    private func row(_ id: String, _ label: String, _ status: String, _ size: String, _ created: String) -> String {
+        [id.padding(toLength: 12, withPad: " ", startingAt: 0),
+            label.padding(toLength: 30, withPad: " ", startingAt: 0),
+            status.padding(toLength: 16, withPad: " ", startingAt: 0),
+            size.padding(toLength: 20, withPad: " ", startingAt: 0), created].joined()
+    }
+}
+
+/// Draws a progress bar on standard error when it is a terminal.
+final class ProgressBar: @unchecked Sendable {
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var drawn = false
+
+    func report(_ progress: OperationProgress) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.1 || progress.completedBytes == progress.totalBytes else { return }
+        lastDraw = now
+        drawn = true
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.line(progress)).utf8))
+    }
+
+    func clear() {
+        lock.lock()
+        defer { lock.unlock() }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
+    }
+
+    private static func line(_ progress: OperationProgress) -> String {
+        let done = String(format: "%.1f MB", Double(progress.completedBytes) / 1e6)
+        guard let total = progress.totalBytes, total > 0 else { return "\(progress.phase.rawValue) \(done)" }
+        let fraction = min(1, Double(progress.completedBytes) / Double(total))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        let whole = String(format: "%.1f MB", Double(total) / 1e6)
+        return String(format: "[%@] %3d%% %@ %@ of %@", bar, Int(fraction * 100), progress.phase.rawValue, done, whole)
+    }
+}

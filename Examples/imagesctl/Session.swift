@@ -1,0 +1,112 @@
+import Foundation
+import ImagesKit
+
+/// One run of a command against a service.
+struct Session {
+    let service: ImageService
+    let arguments: Arguments
+    let output: Output
+    let bar = ProgressBar()
+
+    func run() async throws {
+        switch arguments.command {
+        case "capture": try await capture()
+        case "upload": try await upload()
+        case "list": try output.list(try await service.images(ImageQuery(pageSize: 500)))
+        case "show": try output.show(try await service.image(try imageID()))
+        case "update": try await update()
+        case "delete": try await delete()
+        case "deploy": try await deploy()
+        case "export": try await export()
+        default: throw UsageError("unknown command \(arguments.command ?? ""); run imagesctl --help")
+        }
+    }
+
+    private var progress: ProgressHandler {
+        let bar = self.bar
+        return { bar.report($0) }
+    }
+
+    private func imageID(_ position: Int = 0) throws -> ImageID {
+        guard position < arguments.positional.count else { throw UsageError("\(arguments.command!) needs an image id") }
+        let text = arguments.positional[position]
+        if let id = ImageID(text) { return id }
+        if let number = Int(text), number > 0 { return .private(number) }
+        throw UsageError("'\(text)' is not an image id such as private/12")
+    }
+
+    private func capture() async throws {
+        let path = try arguments.positional(1, "one DISK")[0]
+        let request = CaptureRequest(
+            label: try arguments.value("--label"), description: try arguments.value("--description"),
+            tags: arguments.values("--tag"), cloudInit: arguments.flags.contains("--cloud-init"),
+            region: try arguments.value("--region"))
+        let disk = try FileDisk(path: path)
+        let image = try await service.capture(request, from: disk, progress: progress)
+        bar.clear()
+        try output.show(image)
+    }
+
+    private func upload() async throws {
+        let path = try arguments.positional(1, "one FILE.img.gz")[0]
+        let request = UploadRequest(
+            label: try arguments.required("--label"), region: try arguments.required("--region"),
+            description: try arguments.value("--description"), tags: arguments.values("--tag"),
+            cloudInit: arguments.flags.contains("--cloud-init"))
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw UsageError("can't read \(path); check the path")
+        }
+        let pending = try await service.createUpload(request)
+        let image = try await service.upload(pending.image.id, fileAt: path, progress: progress)
+        bar.clear()
+        try output.show(image)
+    }
+
+    private func update() async throws {
+        _ = try arguments.positional(1, "one image ID")
+        let tags = arguments.values("--tag")
+        let change = ImageUpdate(
+            label: try arguments.value("--label"), description: try arguments.value("--description"),
+            tags: tags.isEmpty ? nil : tags)
+        try output.show(try await service.update(try imageID(), change))
+    }
+
+    private func delete() async throws {
+        _ = try arguments.positional(1, "one image ID")
+        let id = try imageID()
+        try await service.delete(id)
+        output.message("deleted \(id)")
+    }
+
+    private func deploy() async throws {
+        let words = try arguments.positional(2, "an image ID and a TARGET disk")
+        let id = try imageID()
+        let target = words[1]
+        let size = try arguments.value("--size").map(SizeArgument.parse)
+        if FileManager.default.fileExists(atPath: target) {
+            try await rebuild(id, target, size)
+        } else {
+            try await service.deploy(id, toNewDiskAt: target, byteCount: size, progress: progress)
+        }
+        bar.clear()
+        output.message("deployed \(id) to \(target)")
+    }
+
+    private func rebuild(_ id: ImageID, _ path: String, _ size: UInt64?) async throws {
+        let disk = try FileDisk(path: path, writable: true)
+        if let size {
+            guard size >= disk.byteCount else {
+                throw UsageError("--size \(size) is smaller than \(path) (\(disk.byteCount) bytes); a disk can't shrink")
+            }
+            try disk.resize(to: size)
+        }
+        try await service.deploy(id, to: disk, progress: progress)
+    }
+
+    private func export() async throws {
+        let words = try arguments.positional(2, "an image ID and OUT.img.gz")
+        try await service.export(try imageID(), to: words[1], progress: progress)
+        bar.clear()
+        output.message("exported \(words[1])")
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+
+/// What a capture is asked to make.
+public struct CaptureRequest: Hashable, Sendable {
+    /// The image's label; by default the filesystem's label, else the disk's name.
+    public var label: String?
+    /// An optional description.
+    public var description: String?
+    /// Tags for the image.
+    public var tags: [String]
+    /// Whether the image supports cloud-init.
+    public var cloudInit: Bool
+    /// The region of the first copy; by default the store's.
+    public var region: String?
+    /// The account user making the image.
+    public var createdBy: String?
+
+    /// Creates a capture request.
+    public init(
+        label: String? = nil, description: String? = nil, tags: [String] = [], cloudInit: Bool = false,
+        region: String? = nil, createdBy: String? = nil
+    ) {
+        self.label = label
+        self.description = description
+        self.tags = tags
+        self.cloudInit = cloudInit
+        self.region = region
+        self.createdBy = createdBy
+    }
+}
+
+extension ImageService {
+    /// Captures a disk's ext3 or ext4 filesystem as a new image.
+    ///
+    /// Only the blocks the filesystem uses are read; the copy is checked, shrunk to its minimum
+    /// size and compressed into the store. The image is `creating` while this runs and
+    /// `available` when it returns. A failed or cancelled capture leaves no image and no data.
+    /// - Parameters:
+    ///   - request: Label, description, tags and region for the image.
+    ///   - disk: The disk to capture; it is only read.
+    ///   - progress: Receives byte progress for each step.
+    /// - Returns: The available image.
+    /// - Throws: ``ImagesKitError``: `unsupported_filesystem`, `partitioned_disk`,
+    ///   `damaged_filesystem`, `image_too_large`, `invalid_argument`, `cancelled`, or a store error.
+    public func capture(
+        _ request: CaptureRequest, from disk: some DiskSource, progress: ProgressHandler? = nil
+    ) async throws -> Image {
+        let filesystem = try DiskProbe.capturableFilesystem(on: disk)
+        let label = request.label ?? ImageRules.label(derivedFrom: filesystem.label ?? disk.name, fallback: "disk")
+        try ImageRules.validateLabel(label)
+        try ImageRules.validateDescription(request.description)
+        let tags = try ImageRules.normalizedTags(request.tags)
+        try checkImageLimit(usedBytes: filesystem.usedByteCount, what: "the disk's used data")
+
+        let image = try await newImage(
+            label: label, description: request.description, tags: tags, cloudInit: request.cloudInit,
+            createdBy: request.createdBy, status: .creating, size: Image.megabytes(disk.byteCount))
+        let record = StoredImage(image: image, homeRegion: request.region ?? store.defaultRegion)
+        try await store.save(record)
+        await recordEvent(.diskImagize, image.id, .started, nil)
+        logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
+
+        do {
+            let finished = try await runCapture(record, filesystem, disk, progress ?? { _ in })
+            await recordEvent(.diskImagize, image.id, .finished, nil)
+            await reportUsage(.started, finished)
+            return finished.image
+        } catch {
+            throw await discardFailed(image.id, .diskImagize, error)
+        }
+    }
+
+    func checkImageLimit(usedBytes: UInt64, what: String) throws {
+        guard usedBytes > configuration.limits.imageBytes else { return }
+        throw ImagesKitError(
+            .imageTooLarge,
+            "\(what) is \(usedBytes) bytes, over the \(configuration.limits.imageBytes)-byte image limit; "
+                + "free space on the disk or ask for a higher limit",
+            context: ["bytes": String(usedBytes), "limit": String(configuration.limits.imageBytes)])
+    }
+
+    private func runCapture(
+        _ record: StoredImage, _ filesystem: ExtFilesystem, _ disk: some DiskSource, _ progress: ProgressHandler
+    ) async throws -> StoredImage {
+        let scratch = try ScratchFolder(inside: configuration.scratchDirectory)
+        defer { scratch.remove() }
+
+        let working = try FileDisk.create(path: scratch.path("filesystem.img"), byteCount: filesystem.byteCount)
+        try await copyUsedBlocks(of: filesystem, from: disk, to: working, progress)
+        let minimal = try await shrink(working, filesystem, progress)
+        try checkImageLimit(usedBytes: minimal.byteCount, what: "the shrunk filesystem")
+
+        let content = try await storeImage(of: minimal, on: working, for: record.image.id, progress)
+        let finished = availableRecord(record, content: content.facts)
+        try await content.writer.commit(finished)
+        return finished
+    }
+
+    private func copyUsedBlocks(
+        of filesystem: ExtFilesystem, from disk: some DiskSource, to working: FileDisk, _ progress: ProgressHandler
+    ) async throws {
+        var buffer = [UInt8](repeating: 0, count: configuration.chunkSize)
+        var copied: UInt64 = 0
+        try filesystem.forEachUsedRange(on: disk) { range in
+            try Task.checkCancellation()
+            try buffer.withUnsafeMutableBytes { chunk in
+                try copyRange(range, from: disk, to: working, through: chunk)
+            }
+            copied += UInt64(range.count)
+            progress(OperationProgress(phase: .copying, completedBytes: copied, totalBytes: filesystem.usedByteCount))
+        }
+        try working.synchronize()
+    }
+
+    private func copyRange(
+        _ range: Range<UInt64>, from disk: some DiskSource, to working: FileDisk,
+        through chunk: UnsafeMutableRawBufferPointer
+    ) throws {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = Int(min(UInt64(chunk.count), range.upperBound - offset))
+            let piece = UnsafeMutableRawBufferPointer(rebasing: chunk[..<count])
+            try disk.readExactly(into: piece, at: offset)
+            try working.write(UnsafeRawBufferPointer(piece), at: offset)
+            offset += UInt64(count)
+        }
+    }
+
+    /// Checks the working copy and shrinks it to its minimum, unless its features forbid that.
+    private func shrink(
+        _ working: FileDisk, _ filesystem: ExtFilesystem, _ progress: ProgressHandler
+    ) async throws -> ExtFilesystem {
+        let tools = configuration.e2fsprogs
+        progress(OperationProgress(phase: .checking, completedBytes: 0, totalBytes: nil))
+        try await tools.checkAndRepair(working.path)
+
+        if filesystem.isBigalloc {
+            logger.info("filesystem uses bigalloc; keeping its size", ["disk": working.path])
+        } else {
+            progress(OperationProgress(phase: .shrinking, completedBytes: 0, totalBytes: nil))
+            do {
+                try await tools.shrinkToMinimum(working.path)
+            } catch let error as ImagesKitError where error.code == .toolFailure {
+                logger.warning("filesystem could not be shrunk; keeping its size", ["error": "\(error)"])
+                try await tools.checkAndRepair(working.path)
+            }
+        }
+
+        let minimal = try DiskProbe.capturableFilesystem(on: working)
+        try working.resize(to: minimal.byteCount)
+        return minimal
+    }
+
+    private func storeImage(
+        of filesystem: ExtFilesystem, on working: FileDisk, for id: ImageID, _ progress: ProgressHandler
+    ) async throws -> (writer: any ImageContentWriter, facts: ImageContent) {
+        let writer = try await store.beginContent(for: id)
+        do {
+            let encoder = try compressor.makeEncoder(level: configuration.compressionLevel)
+            let pump = CompressingPump(encoder: encoder, writer: writer, chunkSize: configuration.chunkSize)
+            try await pump.compress(filesystem, on: working) { done in
+                progress(OperationProgress(phase: .storing, completedBytes: done, totalBytes: filesystem.byteCount))
+            }
+            let facts = ImageContent(
+                format: compressor.format.name, sha256: pump.digest.finalize(),
+                uncompressedByteCount: filesystem.byteCount, compressedByteCount: writer.byteCount,
+                filesystem: filesystem.kind.rawValue, isExtFilesystem: true)
+            return (writer, facts)
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+}
+
+/// Compresses a filesystem's used ranges, with zeros for the gaps, into a content writer.
+final class CompressingPump {
+    let encoder: any CompressionEncoder
+    let writer: any ImageContentWriter
+    let digest = SHA256Digest()
+    private var pending: [UInt8] = []
+    private var buffer: [UInt8]
+
+    init(encoder: any CompressionEncoder, writer: any ImageContentWriter, chunkSize: Int) {
+        self.encoder = encoder
+        self.writer = writer
+        self.buffer = [UInt8](repeating: 0, count: chunkSize)
+        pending.reserveCapacity(chunkSize * 2)
+    }
+
+    func compress(
+        _ filesystem: ExtFilesystem, on disk: some DiskSource, progress: (UInt64) -> Void
+    ) async throws {
+        var ranges: [Range<UInt64>] = []
+        try filesystem.forEachUsedRange(on: disk) { ranges.append($0) }
+        var position: UInt64 = 0
+        for range in ranges {
+            try await feedZeros(count: range.lowerBound - position)
+            try await feed(range, from: disk)
+            position = range.upperBound
+            progress(position)
+        }
+        try await feedZeros(count: filesystem.byteCount - position)
+        try encoder.finish { pending.append(contentsOf: $0) }
+        try await flush(force: true)
+        progress(filesystem.byteCount)
+    }
+
+    private func feed(_ range: Range<UInt64>, from disk: some DiskSource) async throws {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            try Task.checkCancellation()
+            let count = Int(min(UInt64(buffer.count), range.upperBound - offset))
+            try buffer.withUnsafeMutableBytes { chunk in
+                let piece = UnsafeMutableRawBufferPointer(rebasing: chunk[..<count])
+                try disk.readExactly(into: piece, at: offset)
+                try encode(UnsafeRawBufferPointer(piece))
+            }
+            offset += UInt64(count)
+            try await flush(force: false)
+        }
+    }
+
+    private func feedZeros(count: UInt64) async throws {
+        var remaining = count
+        let zeros = [UInt8](repeating: 0, count: min(buffer.count, Int(min(count, UInt64(Int.max)))))
+        while remaining > 0 {
+            try Task.checkCancellation()
+            let step = Int(min(UInt64(zeros.count), remaining))
+            try zeros.withUnsafeBytes { try encode(UnsafeRawBufferPointer(rebasing: $0[..<step])) }
+            remaining -= UInt64(step)
+            try await flush(force: false)
+        }
+    }
+
+    private func encode(_ bytes: UnsafeRawBufferPointer) throws {
+        digest.update(bytes)
+        try encoder.encode(bytes) { pending.append(contentsOf: $0) }
+    }
+
+    private func flush(force: Bool) async throws {
+        guard force || pending.count >= buffer.count, !pending.isEmpty else { return }
+        try await writer.write(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A private folder for a long operation's working files, removed when the operation ends.
+struct ScratchFolder {
+    let url: URL
+
+    init(inside parent: String) throws {
+        url = URL(fileURLWithPath: parent).appendingPathComponent("imageskit-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw ImagesKitError(
+                .ioFailure, "can't make a scratch folder in \(parent); check it exists and is writable", cause: error)
+        }
+    }
+
+    func path(_ name: String) -> String {
+        url.appendingPathComponent(name).path
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+
+extension ImageService {
+    /// Deploys an image onto an existing disk, replacing all of its content.
+    ///
+    /// The disk must be at least the image's size; that is checked before anything is written.
+    /// Every old byte is erased, the image is written (zeros are skipped on the erased disk),
+    /// its SHA-256 is checked, and an ext3/ext4 filesystem is grown to fill the disk.
+    /// - Parameters:
+    ///   - id: The available image.
+    ///   - target: The disk to overwrite.
+    ///   - progress: Receives byte progress for each step.
+    /// - Throws: ``ImagesKitError``: `disk_too_small`, `digest_mismatch`, `corrupt_data`,
+    ///   `invalid_state`, `cancelled`, `io_failure`, `tool_failure`.
+    public func deploy(_ id: ImageID, to target: some DiskTarget, progress: ProgressHandler? = nil) async throws {
+        let (record, content) = try await availableContent(id)
+        try checkFits(content, target.byteCount, record.image)
+        try await writeImage(record, content, onto: target, progress ?? { _ in })
+    }
+
+    /// Deploys an image to a new disk file, which is removed again if the deploy fails.
+    ///
+    /// - Parameters:
+    ///   - id: The available image.
+    ///   - path: Where to create the disk file; nothing may exist there.
+    ///   - byteCount: The disk's size; by default the image's size. It must be at least that.
+    ///   - progress: Receives byte progress for each step.
+    /// - Throws: As ``deploy(_:to:progress:)``, and `io_failure` when the file exists.
+    public func deploy(
+        _ id: ImageID, toNewDiskAt path: String, byteCount: UInt64? = nil, progress: ProgressHandler? = nil
+    ) async throws {
+        let (record, content) = try await availableContent(id)
+        let size = byteCount ?? content.uncompressedByteCount
+        try checkFits(content, size, record.image)
+        let disk = try FileDisk.create(path: path, byteCount: size)
+        do {
+            try await writeImage(record, content, onto: disk, progress ?? { _ in })
+        } catch {
+            unlink(path)
+            throw Self.publicError(error)
+        }
+    }
+
+    /// Writes an image as a standard compressed file (`.img.gz` for gzip), checking its SHA-256.
+    ///
+    /// The file appears at `path` only when it is complete and verified.
+    /// - Parameters:
+    ///   - id: The available image.
+    ///   - path: The file to write; an existing file is replaced.
+    ///   - progress: Receives the compressed bytes written.
+    /// - Throws: ``ImagesKitError``: `digest_mismatch`, `corrupt_data`, `invalid_state`, `io_failure`.
+    public func export(_ id: ImageID, to path: String, progress: ProgressHandler? = nil) async throws {
+        let (_, content) = try await availableContent(id)
+        let partial = path + ".partial-\(UUID().uuidString)"
+        do {
+            let output = try FileDisk.create(path: partial, byteCount: 0)
+            let check = try ContentCheck(content, compressor)
+            try await streamContent(id, content) { bytes, offset in
+                try bytes.withUnsafeBytes { try output.write($0, at: offset) }
+                try check.take(bytes)
+                progress?(OperationProgress(phase: .exporting, completedBytes: offset, totalBytes: content.compressedByteCount))
+            }
+            try check.finish()
+            try output.synchronize()
+            guard rename(partial, path) == 0 else {
+                throw ImagesKitError.io("can't move the export into place at \(path)", call: "rename", errno: errno)
+            }
+        } catch {
+            unlink(partial)
+            throw Self.publicError(error)
+        }
+    }
+
+    private func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {
+        let record = try await storedImage(id)
+        guard record.image.status == .available, let content = record.content else {
+            throw ImagesKitError(
+                .invalidState, "\(id) is \(record.image.status.rawValue); only available images can be read")
+        }
+        guard content.format == compressor.format.name else {
+            throw ImagesKitError(
+                .unsupportedFormat, "\(id) is kept as \(content.format), which this service's codec can't read")
+        }
+        return (record, content)
+    }
+
+    private func checkFits(_ content: ImageContent, _ diskBytes: UInt64, _ image: Image) throws {
+        guard diskBytes >= content.uncompressedByteCount else {
+            throw ImagesKitError(
+                .diskTooSmall,
+                "the disk holds \(diskBytes) bytes but \(image.id) needs \(content.uncompressedByteCount) "
+                    + "(\(image.size) MB); use a disk at least that large",
+                context: ["disk": String(diskBytes), "image": String(content.uncompressedByteCount)])
+        }
+    }
+
+    private func writeImage(
+        _ record: StoredImage, _ content: ImageContent, onto target: some DiskTarget, _ progress: ProgressHandler
+    ) async throws {
+        try target.eraseAll()
+        let check = try ContentCheck(content, compressor)
+        let writer = SparseDiskWriter(target: target, chunkSize: configuration.chunkSize)
+        check.onOutput = { try writer.append($0) }
+        try await streamContent(record.image.id, content) { bytes, _ in
+            try check.take(bytes)
+            progress(OperationProgress(
+                phase: .writing, completedBytes: check.outputByteCount, totalBytes: content.uncompressedByteCount))
+        }
+        try check.finish()
+        try writer.finish()
+        try target.synchronize()
+        if content.isExtFilesystem {
+            try await grow(target, progress)
+        }
+    }
+
+    private func grow(_ target: some DiskTarget, _ progress: ProgressHandler) async throws {
+        progress(OperationProgress(phase: .growing, completedBytes: 0, totalBytes: nil))
+        let tools = configuration.e2fsprogs
+        try await target.withFilePath { path in
+            try await tools.checkAndRepair(path)
+            try await tools.growToFill(path)
+        }
+    }
+
+    private func streamContent(
+        _ id: ImageID, _ content: ImageContent, _ body: ([UInt8], UInt64) throws -> Void
+    ) async throws {
+        let reader = try await store.openContent(for: id, at: 0)
+        do {
+            var offset: UInt64 = 0
+            while true {
+                try Task.checkCancellation()
+                let bytes = try await reader.read(maxLength: configuration.chunkSize)
+                if bytes.isEmpty { break }
+                try body(bytes, offset)
+                offset += UInt64(bytes.count)
+            }
+            await reader.close()
+        } catch {
+            await reader.close()
+            throw error
+        }
+    }
+}
+
+/// Decodes stored content and checks it against its recorded size and SHA-256.
+final class ContentCheck {
+    private let content: ImageContent
+    private let decoder: any CompressionDecoder
+    private let digest = SHA256Digest()
+    var onOutput: ((UnsafeRawBufferPointer) throws -> Void)?
+
+    init(_ content: ImageContent, _ compressor: any Compressor) throws {
+        self.content = content
+        self.decoder = try compressor.makeDecoder(outputLimit: content.uncompressedByteCount)
+    }
+
+    var outputByteCount: UInt64 { decoder.outputByteCount }
+
+    func take(_ bytes: [UInt8]) throws {
+        do {
+            try bytes.withUnsafeBytes { input in
+                try decoder.decode(input) { output in
+                    digest.update(output)
+                    try onOutput?(output)
+                }
+            }
+        } catch let error as ImagesKitError {
+            throw damaged(error)
+        }
+    }
+
+    func finish() throws {
+        do {
+            try decoder.finish()
+        } catch let error as ImagesKitError {
+            throw damaged(error)
+        }
+        let actual = digest.finalize()
+        guard actual == content.sha256, decoder.outputByteCount == content.uncompressedByteCount else {
+            throw ImagesKitError(
+                .digestMismatch,
+                "the stored image does not match its SHA-256 (expected \(content.sha256), read \(actual)); "
+                    + "its data was damaged in the store: restore it from a backup or delete it",
+                context: ["expected": content.sha256, "actual": actual])
+        }
+    }
+
+    private func damaged(_ error: ImagesKitError) -> ImagesKitError {
+        ImagesKitError(
+            .digestMismatch,
+            "the stored image can't be read back (\(error.message)); its data was damaged in the store: "
+                + "restore it from a backup or delete it",
+            cause: error)
+    }
+}
+
+/// Writes a stream to a freshly erased disk, skipping blocks that are all zeros.
+final class SparseDiskWriter {
+    private let target: any DiskTarget
+    private var buffer: [UInt8]
+    private var filled = 0
+    private var bufferOffset: UInt64 = 0
+
+    private static let blockSize = 4096
+
+    init(target: any DiskTarget, chunkSize: Int) {
+        self.target = target
+        self.buffer = [UInt8](repeating: 0, count: max(chunkSize, Self.blockSize))
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        var consumed = 0
+        while consumed < bytes.count {
+            let step = min(buffer.count - filled, bytes.count - consumed)
+            buffer.withUnsafeMutableBytes { destination in
+                let source = UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + step])
+                UnsafeMutableRawBufferPointer(rebasing: destination[filled..<filled + step]).copyMemory(from: source)
+            }
+            filled += step
+            consumed += step
+            if filled == buffer.count { try flush() }
+        }
+    }
+
+    func finish() throws {
+        try flush()
+    }
+
+    private func flush() throws {
+        try buffer.withUnsafeBytes { bytes in
+            var start = 0
+            while start < filled {
+                let end = min(start + Self.blockSize, filled)
+                let block = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                if !Self.isZero(block) {
+                    try target.write(block, at: bufferOffset + UInt64(start))
+                }
+                start = end
+            }
+        }
+        bufferOffset += UInt64(filled)
+        filled = 0
+    }
+
+    private static func isZero(_ block: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index + 8 <= block.count {
+            if block.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        return block[index...].allSatisfy { $0 == 0 }
+    }
+}

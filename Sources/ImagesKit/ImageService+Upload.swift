@@ -1,0 +1,277 @@
+import Foundation
+
+/// What the first step of an upload is asked to make.
+public struct UploadRequest: Hashable, Sendable {
+    /// The image's label.
+    public var label: String
+    /// The region of the first copy.
+    public var region: String
+    /// An optional description.
+    public var description: String?
+    /// Tags for the image.
+    public var tags: [String]
+    /// Whether the image supports cloud-init.
+    public var cloudInit: Bool
+    /// The account user making the image.
+    public var createdBy: String?
+
+    /// Creates an upload request.
+    public init(
+        label: String, region: String, description: String? = nil, tags: [String] = [], cloudInit: Bool = false,
+        createdBy: String? = nil
+    ) {
+        self.label = label
+        self.region = region
+        self.description = description
+        self.tags = tags
+        self.cloudInit = cloudInit
+        self.createdBy = createdBy
+    }
+}
+
+/// A `pending_upload` image and the moment its upload window closes.
+public struct PendingUpload: Hashable, Sendable {
+    /// The image, `pending_upload` with size 0.
+    public var image: Image
+    /// When the file must have arrived.
+    public var deadline: Date
+}
+
+extension ImageService {
+    /// Step 1 of an upload: makes a `pending_upload` image that waits for its file.
+    ///
+    /// - Parameter request: Label, region, description, tags.
+    /// - Returns: The pending image and its upload deadline.
+    /// - Throws: ``ImagesKitError`` with `invalid_argument`.
+    public func createUpload(_ request: UploadRequest) async throws -> PendingUpload {
+        try ImageRules.validateLabel(request.label)
+        try ImageRules.validateDescription(request.description)
+        let tags = try ImageRules.normalizedTags(request.tags)
+        try Self.validateRegion(request.region)
+
+        let image = try await newImage(
+            label: request.label, description: request.description, tags: tags, cloudInit: request.cloudInit,
+            createdBy: request.createdBy, status: .pendingUpload, size: 0)
+        let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
+        try await store.save(StoredImage(image: image, homeRegion: request.region, uploadDeadline: deadline))
+        await recordEvent(.imageUpload, image.id, .started, nil)
+        return PendingUpload(image: image, deadline: deadline)
+    }
+
+    /// Step 2 of an upload: receives the `.img.gz` file, validates it and stores it.
+    ///
+    /// The bytes are checked as they stream in: every gzip member, the compressed and
+    /// uncompressed limits, and only zero padding after the last member. Memory stays bounded.
+    /// On failure the image is deleted and a failed upload event says why.
+    /// - Parameters:
+    ///   - id: The `pending_upload` image.
+    ///   - bytes: The file's bytes, in pieces of any size.
+    ///   - progress: Receives the compressed bytes received so far.
+    /// - Returns: The available image.
+    /// - Throws: ``ImagesKitError``: `corrupt_data`, `truncated_data`, `trailing_data`,
+    ///   `unsupported_format`, `empty_input`, `upload_too_large`, `image_too_large`,
+    ///   `upload_window_expired`, `invalid_state`, `conflict`, `cancelled`.
+    public func upload<Bytes: AsyncSequence>(
+        _ id: ImageID, bytes: Bytes, progress: ProgressHandler? = nil
+    ) async throws -> Image where Bytes.Element == [UInt8] {
+        try await exclusively(id) {
+            let record = try await pendingUpload(id)
+            do {
+                let finished = try await receive(record, bytes, progress ?? { _ in })
+                await recordEvent(.imageUpload, id, .finished, nil)
+                await reportUsage(.started, finished)
+                return finished.image
+            } catch {
+                throw await discardFailed(id, .imageUpload, error)
+            }
+        }
+    }
+
+    /// Step 2 of an upload, reading the `.img.gz` from a file.
+    ///
+    /// - Parameters:
+    ///   - id: The `pending_upload` image.
+    ///   - path: The file to upload.
+    ///   - progress: Receives the compressed bytes received so far.
+    /// - Returns: The available image.
+    /// - Throws: As ``upload(_:bytes:progress:)``, and `io_failure` when the file can't be read.
+    public func upload(_ id: ImageID, fileAt path: String, progress: ProgressHandler? = nil) async throws -> Image {
+        let file = try FileDisk(path: path)
+        return try await upload(id, bytes: DiskChunks(disk: file, chunkSize: configuration.chunkSize), progress: progress)
+    }
+
+    static func validateRegion(_ region: String) throws {
+        let allowed = region.utf8.allSatisfy { $0 == UInt8(ascii: "-") || ($0 < 0x80 && isalnum(Int32($0)) != 0) }
+        guard (1...64).contains(region.utf8.count), allowed else {
+            throw ImagesKitError(
+                .invalidArgument, "region must be 1 to 64 letters, digits and dashes, such as us-east; got '\(region)'",
+                context: ["field": "region"])
+        }
+    }
+
+    private func pendingUpload(_ id: ImageID) async throws -> StoredImage {
+        let record = try await storedImage(id)
+        guard record.image.status == .pendingUpload else {
+            throw ImagesKitError(
+                .invalidState, "\(id) is \(record.image.status.rawValue), not pending_upload; create a new upload")
+        }
+        if let deadline = record.uploadDeadline, now() > deadline {
+            try await store.remove(id)
+            await recordEvent(.imageUpload, id, .failed, "upload window expired")
+            throw ImagesKitError(
+                .uploadWindowExpired, "the upload window of \(id) closed at \(APITimestamp.format(deadline)); "
+                    + "create a new upload and send the file within 24 hours")
+        }
+        return record
+    }
+
+    private func receive<Bytes: AsyncSequence>(
+        _ record: StoredImage, _ bytes: Bytes, _ progress: ProgressHandler
+    ) async throws -> StoredImage where Bytes.Element == [UInt8] {
+        let writer = try await store.beginContent(for: record.image.id)
+        do {
+            let validator = try UploadValidator(compressor: compressor, limits: configuration.limits)
+            for try await chunk in bytes {
+                try Task.checkCancellation()
+                let accepted = try validator.take(chunk)
+                if !accepted.isEmpty { try await writer.write(accepted) }
+                progress(OperationProgress(phase: .receiving, completedBytes: validator.receivedBytes, totalBytes: nil))
+            }
+            let facts = try validator.finish()
+            let finished = availableRecord(record, content: facts)
+            try await writer.commit(finished)
+            return finished
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+}
+
+/// Checks an upload as it streams: format, limits, every member, padding; counts and digests.
+final class UploadValidator {
+    private let compressor: any Compressor
+    private let limits: ImageLimits
+    private let decoder: any CompressionDecoder
+    private let digest = SHA256Digest()
+    private var head: [UInt8] = []
+    private var formatChecked = false
+    private var contentPrefix: [UInt8] = []
+    private var storedBytes: UInt64 = 0
+    private(set) var receivedBytes: UInt64 = 0
+
+    private static let prefixLength = 64 * 1024
+
+    init(compressor: any Compressor, limits: ImageLimits) throws {
+        self.compressor = compressor
+        self.limits = limits
+        self.decoder = try compressor.makeDecoder(outputLimit: limits.imageBytes)
+    }
+
+    /// Validates the next piece and returns the part of it to store (padding is left out).
+    func take(_ chunk: [UInt8]) throws -> [UInt8] {
+        receivedBytes += UInt64(chunk.count)
+        guard receivedBytes <= limits.uploadBytes else {
+            throw ImagesKitError(
+                .uploadTooLarge,
+                "the upload is over the \(limits.uploadBytes)-byte limit for one compressed file; "
+                    + "upload a smaller image or ask for a higher limit",
+                context: ["limit": String(limits.uploadBytes)])
+        }
+        try checkFormat(chunk)
+        try chunk.withUnsafeBytes { input in
+            try decoder.decode(input) { output in
+                digest.update(output)
+                keepContentPrefix(output)
+            }
+        }
+        return accepted(chunk)
+    }
+
+    /// Ends the upload; returns the facts of the content.
+    func finish() throws -> ImageContent {
+        if receivedBytes == 0 {
+            throw ImagesKitError(.emptyInput, "the upload is empty; send a raw disk image compressed with gzip")
+        }
+        try decoder.finish()
+        let content = DiskProbe.identify(prefix: contentPrefix)
+        return ImageContent(
+            format: compressor.format.name, sha256: digest.finalize(), uncompressedByteCount: decoder.outputByteCount,
+            compressedByteCount: decoder.streamByteCount, filesystem: content.summary,
+            isExtFilesystem: content.isCapturableExt)
+    }
+
+    private func checkFormat(_ chunk: [UInt8]) throws {
+        guard !formatChecked else { return }
+        head.append(contentsOf: chunk.prefix(Self.prefixLength - head.count))
+        guard head.count >= compressor.format.magic.count else { return }
+        formatChecked = true
+        guard !compressor.format.matches(head) else {
+            head = []
+            return
+        }
+        let found = DiskProbe.identify(prefix: head).summary
+        throw ImagesKitError(
+            .unsupportedFormat,
+            "the upload holds \(found), not \(compressor.format.name) data; "
+                + "upload a raw disk image compressed with \(compressor.format.name) (\(compressor.format.fileExtension))")
+    }
+
+    private func keepContentPrefix(_ output: UnsafeRawBufferPointer) {
+        guard contentPrefix.count < Self.prefixLength else { return }
+        contentPrefix.append(contentsOf: output.prefix(Self.prefixLength - contentPrefix.count))
+    }
+
+    private func accepted(_ chunk: [UInt8]) -> [UInt8] {
+        let end = decoder.streamByteCount
+        let startOfChunk = receivedBytes - UInt64(chunk.count)
+        guard end > storedBytes else { return [] }
+        let count = Int(min(end, receivedBytes) - startOfChunk)
+        storedBytes = startOfChunk + UInt64(count)
+        return count == chunk.count ? chunk : Array(chunk[..<count])
+    }
+}
+
+extension DiskContent {
+    /// A few words naming what was found, for messages and records.
+    var summary: String {
+        switch self {
+        case .ext(let filesystem): filesystem.kind.rawValue
+        case .partitionTable(let name), .otherFilesystem(let name), .compressed(let name): name
+        case .unknown: "data in no format ImagesKit recognises"
+        }
+    }
+
+    /// Whether the content is an ext3 or ext4 filesystem.
+    var isCapturableExt: Bool {
+        if case .ext(let filesystem) = self { return filesystem.kind != .ext2 }
+        return false
+    }
+}
+
+/// A disk's bytes as an asynchronous sequence of pieces.
+struct DiskChunks: AsyncSequence {
+    typealias Element = [UInt8]
+
+    let disk: any DiskSource
+    let chunkSize: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let disk: any DiskSource
+        let chunkSize: Int
+        var offset: UInt64 = 0
+
+        mutating func next() async throws -> [UInt8]? {
+            var chunk = [UInt8](repeating: 0, count: chunkSize)
+            let count = try chunk.withUnsafeMutableBytes { try disk.read(into: $0, at: offset) }
+            guard count > 0 else { return nil }
+            offset += UInt64(count)
+            chunk.removeLast(chunkSize - count)
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(disk: disk, chunkSize: chunkSize)
+    }
+}

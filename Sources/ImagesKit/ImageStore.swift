@@ -1,0 +1,176 @@
+import Foundation
+
+/// What a store keeps about an image beyond its public record: its content's facts.
+public struct StoredImage: Hashable, Sendable, Codable {
+    /// The public record.
+    public var image: Image
+    /// The content's facts; `nil` until content is committed.
+    public var content: ImageContent?
+    /// When a `pending_upload` image's upload window closes.
+    public var uploadDeadline: Date?
+    /// The region the image's first copy goes to.
+    public var homeRegion: String
+
+    /// Creates a stored record.
+    public init(image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil) {
+        self.image = image
+        self.homeRegion = homeRegion
+        self.content = content
+        self.uploadDeadline = uploadDeadline
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case image, content
+        case uploadDeadline = "upload_deadline"
+        case homeRegion = "home_region"
+    }
+
+    /// Decodes a stored record.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        image = try container.decode(Image.self, forKey: .image)
+        content = try container.decodeIfPresent(ImageContent.self, forKey: .content)
+        homeRegion = try container.decode(String.self, forKey: .homeRegion)
+        uploadDeadline = try container.decodeIfPresent(String.self, forKey: .uploadDeadline)
+            .flatMap(APITimestamp.parse)
+    }
+
+    /// Encodes a stored record.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image, forKey: .image)
+        try container.encodeIfPresent(content, forKey: .content)
+        try container.encode(homeRegion, forKey: .homeRegion)
+        try container.encodeIfPresent(uploadDeadline.map(APITimestamp.format), forKey: .uploadDeadline)
+    }
+}
+
+/// The facts of an image's stored content.
+public struct ImageContent: Hashable, Sendable, Codable {
+    /// The compressed format the content is kept in, such as `gzip`.
+    public var format: String
+    /// The SHA-256 of the uncompressed image, in hexadecimal.
+    public var sha256: String
+    /// The uncompressed image's size in bytes.
+    public var uncompressedByteCount: UInt64
+    /// The stored, compressed size in bytes.
+    public var compressedByteCount: UInt64
+    /// What the image holds, such as `ext4`, or a description of other content.
+    public var filesystem: String
+    /// Whether the image holds an ext3 or ext4 filesystem that deploys can grow.
+    public var isExtFilesystem: Bool
+
+    /// Creates the content facts.
+    public init(
+        format: String, sha256: String, uncompressedByteCount: UInt64, compressedByteCount: UInt64,
+        filesystem: String, isExtFilesystem: Bool
+    ) {
+        self.format = format
+        self.sha256 = sha256
+        self.uncompressedByteCount = uncompressedByteCount
+        self.compressedByteCount = compressedByteCount
+        self.filesystem = filesystem
+        self.isExtFilesystem = isExtFilesystem
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, sha256, filesystem
+        case uncompressedByteCount = "uncompressed_bytes"
+        case compressedByteCount = "compressed_bytes"
+        case isExtFilesystem = "is_ext_filesystem"
+    }
+}
+
+/// Keeps image records, their content and their events.
+///
+/// Content is written as a stream and becomes visible only when committed whole, together with
+/// its record; it is read back as a stream from an offset. Every implementation passes the
+/// shared contract suite in `ImagesKitStoreContract`.
+public protocol ImageStore: Sendable {
+    /// The region this store's copies live in, used when a request names none.
+    var defaultRegion: String { get }
+
+    /// Reserves the next image number; numbers are never handed out twice.
+    ///
+    /// - Returns: A positive number no image has had.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func reserveImageNumber() async throws -> Int
+
+    /// Creates or replaces a record without content.
+    ///
+    /// - Parameter record: The record to keep.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func save(_ record: StoredImage) async throws
+
+    /// Returns the record with the given id, or `nil`.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func record(_ id: ImageID) async throws -> StoredImage?
+
+    /// Returns every record, ordered by id.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func records() async throws -> [StoredImage]
+
+    /// Removes a record and its content; removing what is absent does nothing.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func remove(_ id: ImageID) async throws
+
+    /// Starts writing content for an image; nothing is visible until the writer commits.
+    ///
+    /// - Parameter id: The image the content belongs to.
+    /// - Returns: A writer owned by the caller's task.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func beginContent(for id: ImageID) async throws -> any ImageContentWriter
+
+    /// Opens committed content for reading from `offset`.
+    ///
+    /// - Throws: ``ImagesKitError`` with `image_not_found` when no content is committed.
+    func openContent(for id: ImageID, at offset: UInt64) async throws -> any ImageContentReader
+
+    /// Appends an event to the store's log.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func append(_ event: ImageEvent) async throws
+
+    /// Returns every event, oldest first.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func events() async throws -> [ImageEvent]
+}
+
+/// Writes one image's content; owned by one task.
+public protocol ImageContentWriter: AnyObject {
+    /// Bytes written so far.
+    var byteCount: UInt64 { get }
+
+    /// Appends bytes to the content.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure` (for example when the disk is full).
+    func write(_ bytes: [UInt8]) async throws
+
+    /// Makes the content and `record` visible together.
+    ///
+    /// - Parameter record: The record to keep with the content.
+    /// - Throws: ``ImagesKitError`` with `store_failure`; nothing is visible after a failure.
+    func commit(_ record: StoredImage) async throws
+
+    /// Discards what was written; safe to call more than once and after a failed commit.
+    func abort() async
+}
+
+/// Reads one image's committed content; owned by one task.
+public protocol ImageContentReader: AnyObject {
+    /// The content's total size in bytes.
+    var byteCount: UInt64 { get }
+
+    /// Reads the next bytes; an empty array means the end.
+    ///
+    /// - Parameter maxLength: The most bytes to return.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func read(maxLength: Int) async throws -> [UInt8]
+
+    /// Releases the reader; safe to call more than once.
+    func close() async
+}

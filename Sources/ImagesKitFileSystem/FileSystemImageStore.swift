@@ -1,0 +1,97 @@
+import Foundation
+import ImagesKit
+import Synchronization
+
+/// An image store in a local folder: the embedded default.
+///
+/// Layout: `records/<n>.json` holds each record, `content/<n>.data` its committed content,
+/// `staging/` content being written, `events.jsonl` the event log, `next-id` the id counter.
+/// Content is written to `staging/`, flushed, and renamed into `content/` before its record is
+/// written; a record file is itself written beside its final name, flushed and renamed. So a
+/// reader never sees a record whose content is partial, and everything survives a restart.
+public final class FileSystemImageStore: ImageStore {
+    /// The store's folder.
+    public let root: URL
+    /// The region this store's copies live in.
+    public let defaultRegion: String
+
+    let files: StoreFiles
+    private let numberLock = Mutex(())
+    private let eventLock = Mutex(())
+
+    /// Opens the store in `folder`, creating it if needed, and clears staging left by a crash.
+    ///
+    /// - Parameters:
+    ///   - folder: The store's folder.
+    ///   - region: The region its copies live in.
+    /// - Throws: ``ImagesKitError`` with `store_failure` when the folder can't be used.
+    public init(folder: URL, region: String = "local") throws {
+        self.root = folder.standardizedFileURL
+        self.defaultRegion = region
+        self.files = StoreFiles(root: root)
+        try files.prepare()
+        // TODO(#5): take a lock so two processes opening one folder can't clear each other's staging.
+        files.clearStaging()
+    }
+
+    /// Reserves the next image number, kept in `next-id` and never handed out twice.
+    public func reserveImageNumber() async throws -> Int {
+        try numberLock.withLock { _ in
+            let stored = Int(try files.readText(files.nextIDFile) ?? "") ?? 1
+            let number = max(stored, try files.highestRecordNumber() + 1)
+            try files.writeAtomically(Data("\(number + 1)\n".utf8), to: files.nextIDFile)
+            return number
+        }
+    }
+
+    /// Writes a record atomically.
+    public func save(_ record: StoredImage) async throws {
+        let number = try StoreFiles.number(of: record.image.id)
+        try files.writeAtomically(try StoreFiles.encode(record), to: files.recordFile(number))
+    }
+
+    /// Reads a record, or `nil` when there is none.
+    public func record(_ id: ImageID) async throws -> StoredImage? {
+        guard let number = id.number else { return nil }
+        return try files.readRecord(at: files.recordFile(number))
+    }
+
+    /// Reads every record, ordered by id.
+    public func records() async throws -> [StoredImage] {
+        try files.recordNumbers().compactMap { try files.readRecord(at: files.recordFile($0)) }
+    }
+
+    /// Removes a record, then its content.
+    public func remove(_ id: ImageID) async throws {
+        let number = try StoreFiles.number(of: id)
+        try files.removeIfPresent(files.recordFile(number))
+        try files.removeIfPresent(files.contentFile(number))
+        files.synchronizeFolder(files.recordsFolder)
+    }
+
+    /// Starts writing content into `staging/`.
+    public func beginContent(for id: ImageID) async throws -> any ImageContentWriter {
+        try FileContentWriter(files: files, number: StoreFiles.number(of: id))
+    }
+
+    /// Opens committed content for reading from `offset`.
+    public func openContent(for id: ImageID, at offset: UInt64) async throws -> any ImageContentReader {
+        let number = try StoreFiles.number(of: id)
+        return try FileContentReader(path: files.contentFile(number).path, offset: offset, id: id)
+    }
+
+    /// Appends an event as one line of `events.jsonl`.
+    public func append(_ event: ImageEvent) async throws {
+        var line = try StoreFiles.encode(event)
+        line.append(UInt8(ascii: "\n"))
+        try eventLock.withLock { _ in try files.appendLine(line, to: files.eventsFile) }
+    }
+
+    /// Reads the event log, oldest first.
+    public func events() async throws -> [ImageEvent] {
+        guard let data = try? Data(contentsOf: files.eventsFile) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap {
+            try? JSONDecoder().decode(ImageEvent.self, from: Data($0))
+        }
+    }
+}

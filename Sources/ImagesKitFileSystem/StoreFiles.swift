@@ -1,0 +1,139 @@
+import Foundation
+import ImagesKit
+
+/// The paths of a folder store and the file operations it is built from.
+struct StoreFiles: Sendable {
+    let root: URL
+
+    var recordsFolder: URL { root.appendingPathComponent("records") }
+    var contentFolder: URL { root.appendingPathComponent("content") }
+    var stagingFolder: URL { root.appendingPathComponent("staging") }
+    var eventsFile: URL { root.appendingPathComponent("events.jsonl") }
+    var nextIDFile: URL { root.appendingPathComponent("next-id") }
+
+    func recordFile(_ number: Int) -> URL { recordsFolder.appendingPathComponent("\(number).json") }
+    func contentFile(_ number: Int) -> URL { contentFolder.appendingPathComponent("\(number).data") }
+
+    static func number(of id: ImageID) throws -> Int {
+        guard let number = id.number else { throw ImagesKitError(.notModifiable, "\(id) is not an account image") }
+        return number
+    }
+
+    static func encode(_ value: some Encodable) throws -> Data {
+        try APIJSON.encoder().encode(value)
+    }
+
+    func prepare() throws {
+        for folder in [recordsFolder, contentFolder, stagingFolder] {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw ImagesKitError(
+                    .storeFailure, "can't create the store folder \(folder.path); check the path and permissions",
+                    cause: error)
+            }
+        }
+    }
+
+    func clearStaging() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stagingFolder.path)) ?? []
+        for name in names {
+            unlink(stagingFolder.appendingPathComponent(name).path)
+        }
+    }
+
+    func recordNumbers() throws -> [Int] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: recordsFolder.path)
+        return names.compactMap { name in
+            guard name.hasSuffix(".json") else { return nil }
+            return Int(name.dropLast(5))
+        }.sorted()
+    }
+
+    func highestRecordNumber() throws -> Int {
+        try recordNumbers().last ?? 0
+    }
+
+    func readRecord(at url: URL) throws -> StoredImage? {
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        do {
+            return try JSONDecoder().decode(StoredImage.self, from: data)
+        } catch {
+            throw ImagesKitError(
+                .storeFailure, "the record \(url.lastPathComponent) in the store is damaged; restore it or remove it",
+                cause: error, context: ["path": url.path])
+        }
+    }
+
+    func readText(_ url: URL) throws -> String? {
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes beside the final name, flushes, renames over it, and flushes the folder.
+    func writeAtomically(_ data: Data, to url: URL) throws {
+        let temporary = stagingFolder.appendingPathComponent("\(url.lastPathComponent).\(UUID().uuidString)")
+        let descriptor = try openForWriting(temporary.path)
+        defer { close(descriptor) }
+        do {
+            try writeAll(data, to: descriptor, path: temporary.path)
+            try check(fsync(descriptor) == 0, "fsync", temporary.path)
+            try check(rename(temporary.path, url.path) == 0, "rename", url.path)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+        synchronizeFolder(url.deletingLastPathComponent())
+    }
+
+    func appendLine(_ line: Data, to url: URL) throws {
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        try check(descriptor >= 0, "open", url.path)
+        defer { close(descriptor) }
+        try writeAll(line, to: descriptor, path: url.path)
+    }
+
+    func removeIfPresent(_ url: URL) throws {
+        guard unlink(url.path) == 0 || errno == ENOENT else {
+            throw failure("unlink", url.path, errno)
+        }
+    }
+
+    func synchronizeFolder(_ url: URL) {
+        let descriptor = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+
+    func openForWriting(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try check(descriptor >= 0, "open", path)
+        return descriptor
+    }
+
+    func writeAll(_ data: Data, to descriptor: Int32, path: String) throws {
+        try data.withUnsafeBytes { try writeAll($0, to: descriptor, path: path) }
+    }
+
+    func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 && errno == EINTR { continue }
+            try check(count > 0, "write", path)
+            done += count
+        }
+    }
+
+    func check(_ succeeded: Bool, _ call: String, _ path: String) throws {
+        if !succeeded { throw failure(call, path, errno) }
+    }
+
+    func failure(_ call: String, _ path: String, _ code: Int32) -> ImagesKitError {
+        let advice = code == ENOSPC ? "the store's disk is full; free space and retry" : "check the store folder"
+        return ImagesKitError(
+            .storeFailure, "the store could not \(call) \(path): \(advice)",
+            cause: SystemCallError(call, errno: code), context: ["path": path])
+    }
+}
