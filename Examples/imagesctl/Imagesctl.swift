@@ -45,7 +45,8 @@ enum Imagesctl {
         }
         let store = try FileSystemImageStore(folder: try storeFolder(arguments))
         let service = ImageService(store: store, compressor: GzipCompressor())
-        let session = Session(service: service, arguments: arguments, output: Output(json: arguments.flags.contains("--json")))
+        let session = Session(
+            service: service, arguments: arguments, output: Output(json: arguments.flags.contains("--json")))
         try await session.run()
     }
 

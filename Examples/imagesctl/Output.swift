@@ -14,8 +14,13 @@ struct Output {
             ("updated", APITimestamp.format(image.updated)), ("description", image.description ?? "-"),
             ("tags", image.tags.isEmpty ? "-" : image.tags.joined(separator: ", ")),
             ("capabilities", image.capabilities.isEmpty ? "-" : image.capabilities.joined(separator: ", ")),
-            ("regions", image.regions.isEmpty ? "-" : image.regions.map { "\($0.region) (\($0.status.rawValue))" }
-                .joined(separator: ", ")),
+            (
+                "regions",
+                image.regions.isEmpty
+                    ? "-"
+                    : image.regions.map { "\($0.region) (\($0.status.rawValue))" }
+                        .joined(separator: ", ")
+            ),
         ]
         for (name, value) in rows {
             print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
@@ -27,8 +32,10 @@ struct Output {
         guard !page.data.isEmpty else { return print("no images") }
         print(row("ID", "LABEL", "STATUS", "SIZE", "CREATED"))
         for image in page.data {
-            print(row("\(image.id)", image.label, image.status.rawValue, Self.megabytes(image.size),
-                APITimestamp.format(image.created)))
+            print(
+                row(
+                    "\(image.id)", image.label, image.status.rawValue, Self.megabytes(image.size),
+                    APITimestamp.format(image.created)))
         }
     }
 
@@ -46,10 +53,12 @@ struct Output {
     }
 
     private func row(_ id: String, _ label: String, _ status: String, _ size: String, _ created: String) -> String {
-        [id.padding(toLength: 12, withPad: " ", startingAt: 0),
+        [
+            id.padding(toLength: 12, withPad: " ", startingAt: 0),
             label.padding(toLength: 30, withPad: " ", startingAt: 0),
             status.padding(toLength: 16, withPad: " ", startingAt: 0),
-            size.padding(toLength: 20, withPad: " ", startingAt: 0), created].joined()
+            size.padding(toLength: 20, withPad: " ", startingAt: 0), created,
+        ].joined()
     }
 }
 

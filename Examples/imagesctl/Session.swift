@@ -96,7 +96,8 @@ struct Session {
         let disk = try FileDisk(path: path, writable: true)
         if let size {
             guard size >= disk.byteCount else {
-                throw UsageError("--size \(size) is smaller than \(path) (\(disk.byteCount) bytes); a disk can't shrink")
+                throw UsageError(
+                    "--size \(size) is smaller than \(path) (\(disk.byteCount) bytes); a disk can't shrink")
             }
             try disk.resize(to: size)
         }

@@ -61,7 +61,8 @@ extension DiskSource {
     public func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         var done = 0
         while done < buffer.count {
-            let count = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done))
+            let count = try read(
+                into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done))
             guard count > 0 else {
                 throw ImagesKitError(
                     .ioFailure, "disk \(name) ends at byte \(offset + UInt64(done)); expected more data",

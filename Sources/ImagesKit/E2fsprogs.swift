@@ -31,7 +31,8 @@ public struct E2fsprogs: Sendable {
     public func shrinkToMinimum(_ path: String) async throws {
         let result = try await run("resize2fs", ["-M", path])
         guard result.status == 0 else {
-            throw ImagesKitError(.toolFailure, "resize2fs could not shrink the filesystem", cause: result.failure("resize2fs"))
+            throw ImagesKitError(
+                .toolFailure, "resize2fs could not shrink the filesystem", cause: result.failure("resize2fs"))
         }
     }
 

@@ -86,7 +86,8 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
             let count = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
             if count >= 0 { return count }
             if errno == EINTR { continue }
-            throw ImagesKitError.io("can't read disk \(path) at byte \(offset)", call: "pread", errno: errno, path: path)
+            throw ImagesKitError.io(
+                "can't read disk \(path) at byte \(offset)", call: "pread", errno: errno, path: path)
         }
     }
 

@@ -58,7 +58,9 @@ extension ImageService {
             try await streamContent(id, content) { bytes, offset in
                 try bytes.withUnsafeBytes { try output.write($0, at: offset) }
                 try check.take(bytes)
-                progress?(OperationProgress(phase: .exporting, completedBytes: offset, totalBytes: content.compressedByteCount))
+                progress?(
+                    OperationProgress(
+                        phase: .exporting, completedBytes: offset, totalBytes: content.compressedByteCount))
             }
             try check.finish()
             try output.synchronize()
@@ -103,8 +105,9 @@ extension ImageService {
         check.onOutput = { try writer.append($0) }
         try await streamContent(record.image.id, content) { bytes, _ in
             try check.take(bytes)
-            progress(OperationProgress(
-                phase: .writing, completedBytes: check.outputByteCount, totalBytes: content.uncompressedByteCount))
+            progress(
+                OperationProgress(
+                    phase: .writing, completedBytes: check.outputByteCount, totalBytes: content.uncompressedByteCount))
         }
         try check.finish()
         try writer.finish()

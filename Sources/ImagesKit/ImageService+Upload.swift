@@ -97,7 +97,8 @@ extension ImageService {
     /// - Throws: As ``upload(_:bytes:progress:)``, and `io_failure` when the file can't be read.
     public func upload(_ id: ImageID, fileAt path: String, progress: ProgressHandler? = nil) async throws -> Image {
         let file = try FileDisk(path: path)
-        return try await upload(id, bytes: DiskChunks(disk: file, chunkSize: configuration.chunkSize), progress: progress)
+        return try await upload(
+            id, bytes: DiskChunks(disk: file, chunkSize: configuration.chunkSize), progress: progress)
     }
 
     static func validateRegion(_ region: String) throws {
@@ -119,7 +120,8 @@ extension ImageService {
             try await store.remove(id)
             await recordEvent(.imageUpload, id, .failed, "upload window expired")
             throw ImagesKitError(
-                .uploadWindowExpired, "the upload window of \(id) closed at \(APITimestamp.format(deadline)); "
+                .uploadWindowExpired,
+                "the upload window of \(id) closed at \(APITimestamp.format(deadline)); "
                     + "create a new upload and send the file within 24 hours")
         }
         return record
@@ -214,7 +216,8 @@ final class UploadValidator {
         throw ImagesKitError(
             .unsupportedFormat,
             "the upload holds \(found), not \(compressor.format.name) data; "
-                + "upload a raw disk image compressed with \(compressor.format.name) (\(compressor.format.fileExtension))")
+                + "upload a raw disk image compressed with \(compressor.format.name) (\(compressor.format.fileExtension))"
+        )
     }
 
     private func keepContentPrefix(_ output: UnsafeRawBufferPointer) {

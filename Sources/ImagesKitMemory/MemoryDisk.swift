@@ -60,7 +60,9 @@ public final class MemoryDisk: DiskTarget {
                 let step = min(Self.pieceSize - within, count - done)
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + step])
                 if let piece = state.pieces[index] {
-                    piece.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[within..<within + step])) }
+                    piece.withUnsafeBytes {
+                        target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[within..<within + step]))
+                    }
                 } else {
                     target.initializeMemory(as: UInt8.self, repeating: 0)
                 }

@@ -26,11 +26,13 @@ struct FileSystemStoreContractTests {
         let store = try await Self.factory.makeStore() as! FileSystemImageStore
         let writer = try await store.beginContent(for: .private(1))
         try await writer.write(Array(repeating: 1, count: 4096))
-        let staged = try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("staging").path)
+        let staged = try FileManager.default.contentsOfDirectory(
+            atPath: store.root.appendingPathComponent("staging").path)
         #expect(staged.count == 1)
 
         let reopened = try FileSystemImageStore(folder: store.root)
-        let after = try FileManager.default.contentsOfDirectory(atPath: reopened.root.appendingPathComponent("staging").path)
+        let after = try FileManager.default.contentsOfDirectory(
+            atPath: reopened.root.appendingPathComponent("staging").path)
         #expect(after.isEmpty)
         await writer.abort()
     }
