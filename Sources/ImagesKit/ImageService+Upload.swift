@@ -213,11 +213,11 @@ final class UploadValidator {
             return
         }
         let found = DiskProbe.identify(prefix: head).summary
+        let format = compressor.format
         throw ImagesKitError(
             .unsupportedFormat,
-            "the upload holds \(found), not \(compressor.format.name) data; "
-                + "upload a raw disk image compressed with \(compressor.format.name) (\(compressor.format.fileExtension))"
-        )
+            "the upload holds \(found), not \(format.name) data; "
+                + "upload a raw disk image compressed with \(format.name) (\(format.fileExtension))")
     }
 
     private func keepContentPrefix(_ output: UnsafeRawBufferPointer) {
