@@ -26,13 +26,20 @@ public struct E2fsprogs: Sendable {
 
     /// Shrinks a filesystem to its minimum size (`resize2fs -M`).
     ///
-    /// - Parameter path: A file holding a freshly checked filesystem.
+    /// resize2fs's estimate of the minimum is cautious, so a pass that moved blocks is followed
+    /// by another, up to `passes` in all, until one finds nothing to do.
+    /// - Parameters:
+    ///   - path: A file holding a freshly checked filesystem.
+    ///   - passes: The most `resize2fs -M` runs.
     /// - Throws: ``ImagesKitError`` with `tool_failure`.
-    public func shrinkToMinimum(_ path: String) async throws {
-        let result = try await run("resize2fs", ["-M", path])
-        guard result.status == 0 else {
-            throw ImagesKitError(
-                .toolFailure, "resize2fs could not shrink the filesystem", cause: result.failure("resize2fs"))
+    public func shrinkToMinimum(_ path: String, passes: Int = 3) async throws {
+        for _ in 0..<passes {
+            let result = try await run("resize2fs", ["-M", path])
+            guard result.status == 0 else {
+                throw ImagesKitError(
+                    .toolFailure, "resize2fs could not shrink the filesystem", cause: result.failure("resize2fs"))
+            }
+            if result.output.contains("Nothing to do") { return }
         }
     }
 
