@@ -14,6 +14,9 @@ packages=(
     fdisk            # sfdisk, partitioned disks the capture must refuse
     util-linux       # mkswap
     python3          # builds hostile inputs in tests
+    xz-utils         # other formats an upload must refuse by name
+    bzip2
+    zstd
     ca-certificates
 )
 
