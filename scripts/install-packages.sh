@@ -12,6 +12,7 @@ packages=(
     xfsprogs         # xfs disks the capture must refuse
     btrfs-progs      # btrfs disks the capture must refuse
     fdisk            # sfdisk, partitioned disks the capture must refuse
+    dosfstools       # vfat disks the capture must refuse
     util-linux       # mkswap
     python3          # builds hostile inputs in tests
     xz-utils         # other formats an upload must refuse by name
