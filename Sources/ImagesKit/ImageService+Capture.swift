@@ -56,17 +56,20 @@ extension ImageService {
             label: label, description: request.description, tags: tags, cloudInit: request.cloudInit,
             createdBy: request.createdBy, status: .creating, size: Image.megabytes(disk.byteCount))
         let record = StoredImage(image: image, homeRegion: request.region ?? store.defaultRegion)
-        try await store.save(record)
-        await recordEvent(.diskImagize, image.id, .started, nil)
-        logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
+        // Claimed before the record is visible, so no update or delete can slip in before the commit.
+        return try await exclusively(image.id) {
+            try await store.save(record)
+            await recordEvent(.diskImagize, image.id, .started, nil)
+            logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
 
-        do {
-            let finished = try await runCapture(record, filesystem, disk, progress ?? { _ in })
-            await recordEvent(.diskImagize, image.id, .finished, nil)
-            await reportUsage(.started, finished)
-            return finished.image
-        } catch {
-            throw await discardFailed(image.id, .diskImagize, error)
+            do {
+                let finished = try await runCapture(record, filesystem, disk, progress ?? { _ in })
+                await recordEvent(.diskImagize, image.id, .finished, nil)
+                await reportUsage(.started, finished)
+                return finished.image
+            } catch {
+                throw await discardFailed(image.id, .diskImagize, error)
+            }
         }
     }
 

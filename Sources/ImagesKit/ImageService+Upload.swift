@@ -139,6 +139,8 @@ extension ImageService {
                 if !accepted.isEmpty { try await writer.write(accepted) }
                 progress(OperationProgress(phase: .receiving, completedBytes: validator.receivedBytes, totalBytes: nil))
             }
+            // A cancelled sequence may just end; a stream that happens to end there is still incomplete.
+            try Task.checkCancellation()
             let facts = try validator.finish()
             let finished = availableRecord(record, content: facts)
             try await writer.commit(finished)
@@ -162,7 +164,8 @@ final class UploadValidator {
     private var storedBytes: UInt64 = 0
     private(set) var receivedBytes: UInt64 = 0
 
-    private static let prefixLength = 64 * 1024
+    /// Enough of the stream for the probe to name what it holds, up to the btrfs superblock.
+    private static let prefixLength = DiskProbe.prefixByteCount
 
     init(compressor: any Compressor, limits: ImageLimits) throws {
         self.compressor = compressor
@@ -180,7 +183,7 @@ final class UploadValidator {
                     + "upload a smaller image or ask for a higher limit",
                 context: ["limit": String(limits.uploadBytes)])
         }
-        try checkFormat(chunk)
+        guard try checkFormat(chunk) else { return [] }
         try chunk.withUnsafeBytes { input in
             try decoder.decode(input) { output in
                 digest.update(output)
@@ -195,6 +198,7 @@ final class UploadValidator {
         if receivedBytes == 0 {
             throw ImagesKitError(.emptyInput, "the upload is empty; send a raw disk image compressed with gzip")
         }
+        if !formatChecked && head.count >= compressor.format.magic.count { throw notInFormat() }
         try decoder.finish()
         let content = DiskProbe.identify(prefix: contentPrefix)
         return ImageContent(
@@ -203,18 +207,25 @@ final class UploadValidator {
             isExtFilesystem: content.isCapturableExt)
     }
 
-    private func checkFormat(_ chunk: [UInt8]) throws {
-        guard !formatChecked else { return }
+    /// Checks the upload starts with the format's magic. Returns false while it is known not to
+    /// and more of it is kept, so the error can name what it holds from a full prefix.
+    private func checkFormat(_ chunk: [UInt8]) throws -> Bool {
+        guard !formatChecked else { return true }
         head.append(contentsOf: chunk.prefix(Self.prefixLength - head.count))
-        guard head.count >= compressor.format.magic.count else { return }
-        formatChecked = true
+        guard head.count >= compressor.format.magic.count else { return true }
         guard !compressor.format.matches(head) else {
+            formatChecked = true
             head = []
-            return
+            return true
         }
+        guard head.count >= Self.prefixLength else { return false }
+        throw notInFormat()
+    }
+
+    private func notInFormat() -> ImagesKitError {
         let found = DiskProbe.identify(prefix: head).summary
         let format = compressor.format
-        throw ImagesKitError(
+        return ImagesKitError(
             .unsupportedFormat,
             "the upload holds \(found), not \(format.name) data; "
                 + "upload a raw disk image compressed with \(format.name) (\(format.fileExtension))")

@@ -104,24 +104,30 @@ public final class ImageService: Sendable {
     ///   - id: The image.
     ///   - update: The fields to change; `nil` fields stay as they are.
     /// - Returns: The updated image.
-    /// - Throws: ``ImagesKitError`` with `image_not_found`, `not_modifiable` or `invalid_argument`.
+    /// - Throws: ``ImagesKitError`` with `image_not_found`, `not_modifiable`, `invalid_argument`, or
+    ///   `conflict` while a capture or upload of the image runs.
     public func update(_ id: ImageID, _ update: ImageUpdate) async throws -> Image {
-        var record = try await storedImage(id)
-        try update.apply(to: &record.image)
-        record.image.updated = now()
-        try await store.save(record)
-        await recordEvent(.imageUpdate, id, .finished, nil)
-        return record.image
+        try await exclusively(id) {
+            var record = try await storedImage(id)
+            try update.apply(to: &record.image)
+            record.image.updated = now()
+            try await store.save(record)
+            await recordEvent(.imageUpdate, id, .finished, nil)
+            return record.image
+        }
     }
 
     /// Deletes an image and every regional copy; this can't be undone.
     ///
-    /// - Throws: ``ImagesKitError`` with `image_not_found` or `not_modifiable`.
+    /// - Throws: ``ImagesKitError`` with `image_not_found`, `not_modifiable`, or `conflict` while a
+    ///   capture or upload of the image runs.
     public func delete(_ id: ImageID) async throws {
-        let record = try await storedImage(id)
-        try await store.remove(id)
-        await recordEvent(.imageDelete, id, .finished, nil)
-        await reportUsage(.ended, record)
+        try await exclusively(id) {
+            let record = try await storedImage(id)
+            try await store.remove(id)
+            await recordEvent(.imageDelete, id, .finished, nil)
+            await reportUsage(.ended, record)
+        }
     }
 
     /// Returns every recorded event, oldest first, optionally for one image only.

@@ -125,6 +125,12 @@ public final class MemoryDisk: DiskTarget {
         return result
     }
 
+    private static let zeroPiece = [UInt8](repeating: 0, count: pieceSize)
+
+    private static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        zeroPiece.withUnsafeBytes { memcmp(bytes.baseAddress!, $0.baseAddress!, bytes.count) == 0 }
+    }
+
     private func copyPieces(to file: FileDisk) throws {
         let pieces = state.withLock { $0.pieces }
         let size = byteCount
@@ -141,8 +147,9 @@ public final class MemoryDisk: DiskTarget {
         while true {
             let count = try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
             if count == 0 { break }
-            if buffer[..<count].contains(where: { $0 != 0 }) {
-                try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: offset) }
+            try buffer.withUnsafeBytes { bytes in
+                let piece = UnsafeRawBufferPointer(rebasing: bytes[..<count])
+                if !Self.isZero(piece) { try write(piece, at: offset) }
             }
             offset += UInt64(count)
         }
