@@ -41,6 +41,28 @@ public enum DiskProbe {
         DiskProbeResult(prefix: prefix).content
     }
 
+    /// Names what a stream's first bytes hold, in a phrase for messages.
+    ///
+    /// - Parameter prefix: The stream's first bytes, as many as are at hand.
+    /// - Returns: A phrase such as `a qcow2 image`, `ext4`, `an ext2/3/4 superblock that is not
+    ///   valid`, `zero bytes, like an uncompressed raw disk`, or `data starting with 51 46 49 fb`.
+    public static func describe(prefix: [UInt8]) -> String {
+        let result = DiskProbeResult(prefix: prefix)
+        switch result.content {
+        case .ext(let filesystem):
+            return "an uncompressed \(filesystem.kind.rawValue) filesystem"
+        case .partitionTable(let name), .otherFilesystem(let name), .compressed(let name):
+            return name
+        case .unknown where result.extDamage != nil:
+            return "an uncompressed ext2/3/4 superblock that is not valid"
+        case .unknown where !prefix.isEmpty && result.isBlank:
+            return "zero bytes, like an uncompressed raw disk"
+        case .unknown:
+            let hex = prefix.prefix(8).map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }
+            return "data starting with \(hex.joined(separator: " "))"
+        }
+    }
+
     /// Finds the ext3 or ext4 filesystem that a capture copies, refusing every other content.
     ///
     /// Reads the superblock and every group descriptor, checks their checksums and that they lie

@@ -44,6 +44,7 @@ enum DiskSignatures {
         Signature("zstd-compressed data", at: 0, bytes: [0x28, 0xB5, 0x2F, 0xFD]),
         Signature("lz4-compressed data", at: 0, bytes: [0x04, 0x22, 0x4D, 0x18]),
         Signature("bzip2-compressed data", at: 0, "BZh"),
+        Signature("compress (.Z) data", at: 0, bytes: [0x1F, 0x9D]),
         Signature("a zip archive", at: 0, bytes: [0x50, 0x4B, 0x03, 0x04]),
         Signature("a 7-Zip archive", at: 0, bytes: [0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]),
         Signature("a tar archive", at: 257, "ustar"),

@@ -223,7 +223,7 @@ final class UploadValidator {
     }
 
     private func notInFormat() -> ImagesKitError {
-        let found = DiskProbe.identify(prefix: head).summary
+        let found = DiskProbe.describe(prefix: head)
         let format = compressor.format
         return ImagesKitError(
             .unsupportedFormat,

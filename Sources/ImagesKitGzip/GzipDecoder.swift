@@ -244,10 +244,10 @@ extension GzipDecoder {
     private func notAMemberError(_ input: UnsafeRawBufferPointer, magicBytesSeen: Int) -> ImagesKitError {
         let offset = consumedByteCount - UInt64(magicBytesSeen)
         guard memberCount > 0 else {
-            let prefix = Self.magic.prefix(magicBytesSeen) + input.prefix(2048)
+            let prefix = Array(Self.magic.prefix(magicBytesSeen) + input.prefix(DiskProbe.prefixByteCount))
             return ImagesKitError(
                 .unsupportedFormat,
-                "the upload is not gzip: it looks like \(UploadSniffer.describe(prefix)); \(Self.whatToUpload)",
+                "the upload is not gzip: it looks like \(DiskProbe.describe(prefix: prefix)); \(Self.whatToUpload)",
                 context: ["offset": String(offset)])
         }
         return ImagesKitError(

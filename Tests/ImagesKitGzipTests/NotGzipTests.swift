@@ -15,10 +15,10 @@ struct NotGzipTests {
             case .bzip2: "bzip2-compressed data"
             case .zstd: "zstd-compressed data"
             case .tar: "a tar archive"
-            case .qcow2: "a qcow2 disk image"
-            case .vmdk: "a VMDK disk image"
+            case .qcow2: "a qcow2 image"
+            case .vmdk: "a VMDK image"
             case .rawZeros: "zero bytes"
-            case .rawExt4: "ext2/3/4 filesystem"
+            case .rawExt4: "ext2/3/4 superblock"
             case .zlibStream: "data starting with 78 9c"
             }
         }
