@@ -52,6 +52,11 @@ let package = Package(
             dependencies: ["ImagesKit"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "ImagesKitTestSupport",
+            path: "Tests/ImagesKitTestSupport",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "imagesctl",
             dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
@@ -60,7 +65,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagesKitTests",
-            dependencies: ["ImagesKit", "ImagesKitMemory", "ImagesKitGzip"],
+            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitMemory", "ImagesKitGzip"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -75,12 +80,17 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagesKitGzipTests",
-            dependencies: ["ImagesKit", "ImagesKitGzip"],
+            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitGzip"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesctlTests",
+            dependencies: ["ImagesKit", "imagesctl"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ImagesKitEndToEndTests",
-            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
+            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
             swiftSettings: strictSettings
         ),
     ]

@@ -2,6 +2,7 @@ import Foundation
 import ImagesKit
 import ImagesKitFileSystem
 import ImagesKitGzip
+import ImagesKitTestSupport
 import Testing
 
 /// A real Debian system on a real ext4 disk: captured, listed, exported, deployed, uploaded.
@@ -87,7 +88,7 @@ struct GoldenDiskEndToEndTests {
 
     /// Writes 50 MB of random bytes into the filesystem and deletes them; returns their blocks.
     private func writeAndDeleteRandomFile(on disk: String, scratch: URL) throws -> Set<[UInt8]> {
-        var generator = SeededBytes(seed: 0x5EED_DA7A)
+        var generator = SplitMix64(seed: 0x5EED_DA7A)
         let bytes = generator.bytes(50_000_000)
         let file = scratch.appendingPathComponent("random.bin")
         try Data(bytes).write(to: file)

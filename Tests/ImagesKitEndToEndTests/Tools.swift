@@ -64,34 +64,3 @@ enum Tools {
         return data
     }
 }
-
-/// A small fixed-seed generator for test data (SplitMix64).
-struct SeededBytes {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < count {
-                var word = next()
-                let step = min(8, count - offset)
-                withUnsafeBytes(of: &word) { buffer[offset..<offset + step].copyBytes(from: $0[..<step]) }
-                offset += step
-            }
-        }
-        return bytes
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import ImagesKitTestSupport
 import Testing
 
 @testable import ImagesKit
@@ -46,7 +47,7 @@ struct DiskProbePrefixTests {
 
     @Test("random bytes are not mistaken for anything")
     func randomBytesAreUnknown() {
-        var random = ProbeSeededBytes(seed: 11)
+        var random = SplitMix64(seed: 11)
         #expect(DiskProbe.identify(prefix: random.bytes(DiskProbe.prefixByteCount)) == .unknown)
     }
 
@@ -80,7 +81,7 @@ struct DiskProbePrefixTests {
 struct DiskProbeBitmapTests {
     @Test("set-bit runs match a bit-by-bit reading", arguments: [0, 1, 7, 8, 9, 63, 64, 100, 1000, 8192])
     func runsMatchBitByBit(_ bitCount: Int) {
-        var random = ProbeSeededBytes(seed: UInt64(bitCount))
+        var random = SplitMix64(seed: UInt64(bitCount))
         for density in [0, 1, 50, 99, 100] {
             let bitmap = (0..<(bitCount + 7) / 8 + 1).map { _ in Self.byte(density: density, using: &random) }
             var runs: [Range<Int>] = []
@@ -93,7 +94,7 @@ struct DiskProbeBitmapTests {
     }
 
     /// A byte whose bits are each set with `density` percent probability.
-    static func byte(density: Int, using random: inout ProbeSeededBytes) -> UInt8 {
+    static func byte(density: Int, using random: inout SplitMix64) -> UInt8 {
         (0..<8).reduce(0) { byte, bit in
             Int.random(in: 0..<100, using: &random) < density ? byte | 1 << bit : byte
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ImagesKitTestSupport
 import Testing
 
 @testable import ImagesKit
@@ -225,11 +226,11 @@ struct DiskProbeHostileMetadataTests {
     func mutatedMetadataNeverCrashes(_ options: [String]) throws {
         let scratch = try ProbeScratch()
         let featureSet = ProbeFeatureSet("fuzz", mebibytes: 4, ["-b", "1024", "-g", "256"] + options)
-        var seeded = ProbeSeededBytes(seed: 5)
+        var seeded = SplitMix64(seed: 5)
         let files = ["data.bin": seeded.bytes(600_000)]
         let path = try DiskProbeFixtures.makeExtDisk(in: scratch, featureSet: featureSet, files: files)
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        var random = ProbeSeededBytes(seed: 2024)
+        var random = SplitMix64(seed: 2024)
 
         for round in 0..<400 {
             var bytes = original
@@ -243,7 +244,7 @@ struct DiskProbeHostileMetadataTests {
     }
 
     /// Writes a random or extreme 32-bit value into a superblock field or the descriptor block.
-    static func mutate(_ bytes: inout [UInt8], using random: inout ProbeSeededBytes) {
+    static func mutate(_ bytes: inout [UInt8], using random: inout SplitMix64) {
         let field = superblockFields.randomElement(using: &random)!
         let offset = Bool.random(using: &random) ? 1024 + field : 2048 + Int.random(in: 0..<1020, using: &random)
         let extremes: [UInt32] = [0, 1, 7, 0xFFFF_FFFF, 0x8000_0000, UInt32.random(in: 0...4096, using: &random)]
@@ -271,7 +272,7 @@ struct DiskProbeHostileMetadataTests {
     }
 }
 
-extension ProbeSeededBytes {
+extension SplitMix64 {
     mutating func next32() -> UInt32 {
         UInt32(truncatingIfNeeded: next())
     }

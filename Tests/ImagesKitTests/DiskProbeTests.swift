@@ -1,4 +1,5 @@
 import Foundation
+import ImagesKitTestSupport
 import Testing
 
 @testable import ImagesKit
@@ -94,7 +95,7 @@ struct DiskProbeUsedRangeTests {
         let featureSet = ProbeFeatureSet("deleted data", mebibytes: 64, options)
         let files = DiskProbeFixtures.sampleFiles(seed: 7)
         let path = try DiskProbeFixtures.makeExtDisk(in: scratch, featureSet: featureSet, files: files)
-        var seeded = ProbeSeededBytes(seed: 99)
+        var seeded = SplitMix64(seed: 99)
         let secret = seeded.bytesOfBlocks(count: 48, blockSize: 4096)
         let secretPath = try scratch.folder("secret", files: ["secret.bin": secret]) + "/secret.bin"
 
@@ -170,7 +171,7 @@ struct DiskProbeUsedRangeTests {
 enum DiskProbeFixtures {
     /// A few files of recognisable bytes: a small one, one spanning groups, an empty one.
     static func sampleFiles(seed: UInt64) -> [String: [UInt8]] {
-        var random = ProbeSeededBytes(seed: seed)
+        var random = SplitMix64(seed: seed)
         return [
             "hello.txt": Array("hello, captured disk\n".utf8),
             "medium.bin": random.bytes(300_000),
@@ -283,7 +284,7 @@ enum DiskProbeFixtures {
     }
 }
 
-extension ProbeSeededBytes {
+extension SplitMix64 {
     /// `count` blocks of random bytes, each starting with its own number so no two are equal.
     mutating func bytesOfBlocks(count: Int, blockSize: Int) -> [UInt8] {
         (0..<count).flatMap { index in

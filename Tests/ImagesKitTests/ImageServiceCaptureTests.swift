@@ -1,6 +1,7 @@
 import Foundation
 import ImagesKit
 import ImagesKitMemory
+import ImagesKitTestSupport
 import Testing
 
 @Suite("Capture")
@@ -65,7 +66,7 @@ struct ImageServiceCaptureTests {
     }
 
     @Test func captureReportsIncreasingProgressInEachStep() async throws {
-        let files = ["a.bin": SeededRandom(seed: 3).bytesOf(2_000_000), "b.txt": Array("b".utf8)]
+        let files = ["a.bin": SplitMix64(seed: 3).bytesOf(2_000_000), "b.txt": Array("b".utf8)]
         let path = try ExtImageMaker.make(in: folder, files: files)
         let log = ProgressLog()
         _ = try await harness().service.capture(
@@ -165,7 +166,7 @@ struct ImageServiceCaptureTests {
     }
 
     @Test func diskWithMoreUsedDataThanTheLimitIsRefusedBeforeAnyRecord() async throws {
-        let path = try ExtImageMaker.make(in: folder, files: ["big.bin": SeededRandom(seed: 5).bytesOf(3_000_000)])
+        let path = try ExtImageMaker.make(in: folder, files: ["big.bin": SplitMix64(seed: 5).bytesOf(3_000_000)])
         let harness = harness(limits: ImageLimits(imageBytes: 2_000_000))
         let error = await #expect(throws: ImagesKitError.self) {
             try await harness.service.capture(CaptureRequest(), from: try ExtImageMaker.memoryDisk(path))
@@ -243,7 +244,7 @@ struct ImageServiceCaptureTests {
 
     @Test func deletedFileDataNeverTravelsIntoTheImage() async throws {
         let path = try ExtImageMaker.make(in: folder)
-        let secret = SeededRandom(seed: 0x5EC2E7).bytesOf(512 * 1024)
+        let secret = SplitMix64(seed: 0x5EC2E7).bytesOf(512 * 1024)
         let secretPath = try folder.write(secret, to: "secret.bin")
         try HostTool.run("debugfs", ["-w", "-R", "write \(secretPath) secret.bin", path])
         try HostTool.run("debugfs", ["-w", "-R", "rm secret.bin", path])

@@ -1,6 +1,7 @@
 import Foundation
 import ImagesKit
 import ImagesKitMemory
+import ImagesKitTestSupport
 import Testing
 
 @Suite("Deploy and export")
@@ -164,7 +165,7 @@ struct ImageServiceDeployTests {
     }
 
     @Test func deployOfContentThatIsNotAFilesystemWritesItAsIs() async throws {
-        let data = SeededRandom(seed: 88).bytesOf(1_500_000)
+        let data = SplitMix64(seed: 88).bytesOf(1_500_000)
         let image = try await harness.upload(try HostCheck.gzip(data, in: folder))
         let target = MemoryDisk(name: "target", byteCount: 4 << 20)
         try target.fill(with: 0xAA)

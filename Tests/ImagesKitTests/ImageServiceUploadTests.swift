@@ -1,6 +1,7 @@
 import Foundation
 import ImagesKit
 import ImagesKitMemory
+import ImagesKitTestSupport
 import Testing
 
 @Suite("Upload")
@@ -351,7 +352,7 @@ struct ImageServiceUploadTests {
     }
 
     @Test func gzippedDataThatIsNotAFilesystemIsStoredAsAvailable() async throws {
-        let data = SeededRandom(seed: 60).bytesOf(300_000)
+        let data = SplitMix64(seed: 60).bytesOf(300_000)
         let compressed = try HostCheck.gzip(data, in: folder)
         let harness = ServiceHarness()
         let image = try await harness.upload(compressed)

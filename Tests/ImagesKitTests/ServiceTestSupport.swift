@@ -2,6 +2,7 @@ import Foundation
 import ImagesKit
 import ImagesKitGzip
 import ImagesKitMemory
+import ImagesKitTestSupport
 import Synchronization
 import Testing
 
@@ -151,7 +152,7 @@ enum HostCheck {
 enum ExtImageMaker {
     /// The files most tests put in a filesystem: text, seeded random bytes, and a nested file.
     static func sampleFiles(seed: UInt64 = 7) -> [String: [UInt8]] {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         return [
             "hello.txt": Array("hello from ImagesKit's service tests\n".utf8),
             "data.bin": random.bytes(300 * 1024),
@@ -260,7 +261,7 @@ struct ChunkedBytes: AsyncSequence, Sendable {
 
     /// Splits `bytes` into pieces of 1 to `largest` bytes, their sizes drawn from `seed`.
     init(_ bytes: [UInt8], seed: UInt64, largest: Int = 200_000) {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var chunks: [[UInt8]] = []
         var start = 0
         while start < bytes.count {
@@ -286,37 +287,6 @@ struct ChunkedBytes: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(remaining: chunks[...])
-    }
-}
-
-/// SplitMix64: bytes that look random and are the same on every run.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var index = 0
-        while index < count {
-            var word = next()
-            for _ in 0..<8 where index < count {
-                bytes[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-        return bytes
     }
 }
 
@@ -387,7 +357,7 @@ final class RecordingBilling: Billing {
     }
 }
 
-extension SeededRandom {
+extension SplitMix64 {
     /// `count` seeded bytes from a fresh generator.
     func bytesOf(_ count: Int) -> [UInt8] {
         var copy = self

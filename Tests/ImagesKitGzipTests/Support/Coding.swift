@@ -1,5 +1,6 @@
 import ImagesKit
 import ImagesKitGzip
+import ImagesKitTestSupport
 import Testing
 
 /// How a test hands compressed bytes to a decoder.

@@ -1,29 +1,4 @@
-/// A small seeded generator (SplitMix64), so random test data is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
-        return mixed ^ (mixed >> 31)
-    }
-
-    /// `count` bytes drawn from the generator.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(count + 8)
-        while result.count < count {
-            withUnsafeBytes(of: next().littleEndian) { result.append(contentsOf: $0) }
-        }
-        return Array(result.prefix(count))
-    }
-}
+import ImagesKitTestSupport
 
 /// Test payloads of different kinds, the same on every run.
 enum Payload {
