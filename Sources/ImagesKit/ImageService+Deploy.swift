@@ -1,21 +1,47 @@
 import Foundation
 
+/// What a deploy left on the disk.
+public struct DeployOutcome: Hashable, Sendable {
+    /// The image that was deployed.
+    public var image: ImageID
+    /// The disk's size in bytes.
+    public var diskByteCount: UInt64
+    /// The size of the filesystem on the disk, or of the raw image when it holds no ext3/ext4.
+    public var filesystemByteCount: UInt64
+    /// Whether the filesystem was grown to fill the disk. It is not when the image holds no
+    /// ext3/ext4 filesystem, or one that e2fsprogs can't resize safely (bigalloc).
+    public var filesystemGrown: Bool
+
+    /// Creates an outcome.
+    public init(image: ImageID, diskByteCount: UInt64, filesystemByteCount: UInt64, filesystemGrown: Bool) {
+        self.image = image
+        self.diskByteCount = diskByteCount
+        self.filesystemByteCount = filesystemByteCount
+        self.filesystemGrown = filesystemGrown
+    }
+}
+
 extension ImageService {
     /// Deploys an image onto an existing disk, replacing all of its content.
     ///
     /// The disk must be at least the image's size; that is checked before anything is written.
     /// Every old byte is erased, the image is written (zeros are skipped on the erased disk),
-    /// its SHA-256 is checked, and an ext3/ext4 filesystem is grown to fill the disk.
+    /// its SHA-256 is checked, and an ext3/ext4 filesystem is grown to fill the disk where
+    /// e2fsprogs can do that safely.
     /// - Parameters:
     ///   - id: The available image.
     ///   - target: The disk to overwrite.
     ///   - progress: Receives byte progress for each step.
+    /// - Returns: The disk's and the filesystem's sizes, and whether the filesystem was grown.
     /// - Throws: ``ImagesKitError``: `disk_too_small`, `digest_mismatch`, `corrupt_data`,
     ///   `invalid_state`, `cancelled`, `io_failure`, `tool_failure`.
-    public func deploy(_ id: ImageID, to target: some DiskTarget, progress: ProgressHandler? = nil) async throws {
+    @discardableResult
+    public func deploy(
+        _ id: ImageID, to target: some DiskTarget, progress: ProgressHandler? = nil
+    ) async throws -> DeployOutcome {
         let (record, content) = try await availableContent(id)
         try checkFits(content, target.byteCount, record.image)
-        try await writeImage(record, content, onto: target, progress ?? { _ in })
+        return try await writeImage(record, content, onto: target, progress ?? { _ in })
     }
 
     /// Deploys an image to a new disk file, which is removed again if the deploy fails.
@@ -25,16 +51,18 @@ extension ImageService {
     ///   - path: Where to create the disk file; nothing may exist there.
     ///   - byteCount: The disk's size; by default the image's size. It must be at least that.
     ///   - progress: Receives byte progress for each step.
+    /// - Returns: The disk's and the filesystem's sizes, and whether the filesystem was grown.
     /// - Throws: As ``deploy(_:to:progress:)``, and `io_failure` when the file exists.
+    @discardableResult
     public func deploy(
         _ id: ImageID, toNewDiskAt path: String, byteCount: UInt64? = nil, progress: ProgressHandler? = nil
-    ) async throws {
+    ) async throws -> DeployOutcome {
         let (record, content) = try await availableContent(id)
         let size = byteCount ?? content.uncompressedByteCount
         try checkFits(content, size, record.image)
         let disk = try FileDisk.create(path: path, byteCount: size)
         do {
-            try await writeImage(record, content, onto: disk, progress ?? { _ in })
+            return try await writeImage(record, content, onto: disk, progress ?? { _ in })
         } catch {
             unlink(path)
             throw Self.publicError(error)
@@ -98,7 +126,7 @@ extension ImageService {
 
     private func writeImage(
         _ record: StoredImage, _ content: ImageContent, onto target: some DiskTarget, _ progress: ProgressHandler
-    ) async throws {
+    ) async throws -> DeployOutcome {
         try target.eraseAll()
         let check = try ContentCheck(content, compressor)
         let writer = SparseDiskWriter(target: target, chunkSize: configuration.chunkSize)
@@ -112,18 +140,30 @@ extension ImageService {
         try check.finish()
         try writer.finish()
         try target.synchronize()
-        if content.isExtFilesystem {
-            try await grow(target, progress)
-        }
+        let grown = try await growIfSafe(target, content, progress)
+        let filesystem =
+            grown ? try DiskProbe.capturableFilesystem(on: target).byteCount : content.uncompressedByteCount
+        return DeployOutcome(
+            image: record.image.id, diskByteCount: target.byteCount, filesystemByteCount: filesystem,
+            filesystemGrown: grown)
     }
 
-    private func grow(_ target: some DiskTarget, _ progress: ProgressHandler) async throws {
+    /// Grows an ext3/ext4 filesystem to fill the disk, unless its features make that unsafe.
+    private func growIfSafe(
+        _ target: some DiskTarget, _ content: ImageContent, _ progress: ProgressHandler
+    ) async throws -> Bool {
+        guard content.isExtFilesystem else { return false }
+        if case .ext(let filesystem) = try DiskProbe.identify(target), filesystem.isBigalloc {
+            logger.warning("bigalloc filesystem keeps its size; e2fsprogs can't grow it safely", ["disk": target.name])
+            return false
+        }
         progress(OperationProgress(phase: .growing, completedBytes: 0, totalBytes: nil))
         let tools = configuration.e2fsprogs
         try await target.withFilePath { path in
             try await tools.checkAndRepair(path)
             try await tools.growToFill(path)
         }
+        return true
     }
 
     private func streamContent(
