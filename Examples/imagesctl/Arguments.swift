@@ -17,7 +17,9 @@ struct Arguments {
             if Self.flagNames.contains(word) {
                 flags.insert(word)
             } else if Self.optionNames.contains(word) {
-                guard index + 1 < words.count else { throw UsageError("\(word) needs a value") }
+                guard index + 1 < words.count else {
+                    throw UsageError("\(word) needs a value; run imagesctl --help")
+                }
                 options[word, default: []].append(words[index + 1])
                 index += 1
             } else if word.hasPrefix("--") {
@@ -33,12 +35,14 @@ struct Arguments {
 
     func value(_ name: String) throws -> String? {
         guard let values = options[name] else { return nil }
-        guard values.count == 1 else { throw UsageError("\(name) may be given once") }
+        guard values.count == 1 else { throw UsageError("\(name) may be given once; run imagesctl --help") }
         return values[0]
     }
 
     func required(_ name: String) throws -> String {
-        guard let value = try value(name) else { throw UsageError("\(command ?? "") needs \(name)") }
+        guard let value = try value(name) else {
+            throw UsageError("\(command ?? "") needs \(name); run imagesctl --help")
+        }
         return value
     }
 

@@ -28,7 +28,9 @@ struct Session {
     }
 
     private func imageID(_ position: Int = 0) throws -> ImageID {
-        guard position < arguments.positional.count else { throw UsageError("\(arguments.command!) needs an image id") }
+        guard position < arguments.positional.count else {
+            throw UsageError("\(arguments.command!) needs an image id; run imagesctl --help")
+        }
         let text = arguments.positional[position]
         if let id = ImageID(text) { return id }
         if let number = Int(text), number > 0 { return .private(number) }
@@ -94,15 +96,28 @@ struct Session {
 
     private func rebuild(_ id: ImageID, _ path: String, _ size: UInt64?) async throws {
         let disk = try FileDisk(path: path, writable: true)
+        let originalSize = disk.byteCount
         if let size {
-            guard size >= disk.byteCount else {
+            guard size >= originalSize else {
                 throw UsageError(
-                    "--size \(size) is smaller than \(path) (\(disk.byteCount) bytes); a disk can't shrink")
+                    "--size \(size) is smaller than \(path) (\(originalSize) bytes) and a disk can't shrink; "
+                        + "give a larger --size or leave it out")
             }
             try disk.resize(to: size)
         }
-        try await service.deploy(id, to: disk, progress: progress)
+        do {
+            try await service.deploy(id, to: disk, progress: progress)
+        } catch let error as ImagesKitError where Self.refusedBeforeWriting.contains(error.code) {
+            // Nothing was written yet, so undo the growth and leave the disk as it was.
+            try? disk.resize(to: originalSize)
+            throw error
+        }
     }
+
+    /// The deploy errors raised before a byte of the target is touched.
+    private static let refusedBeforeWriting: Set<ImagesKitError.Code> = [
+        .imageNotFound, .notModifiable, .invalidState, .unsupportedFormat, .diskTooSmall,
+    ]
 
     private func export() async throws {
         let words = try arguments.positional(2, "an image ID and OUT.img.gz")
