@@ -62,10 +62,17 @@ enum Imagesctl {
 
     static func describe(_ error: any Error) -> String {
         switch error {
-        case let error as ImagesKitError: "\(error.message) [\(error.code)]"
+        case let error as ImagesKitError: "\(error.message) [\(error.code)]" + causeSuffix(error.cause)
         case let error as UsageError: "\(error.description)"
         default: "\(error)"
         }
+    }
+
+    /// The cause on the same line: whitespace folded, cut to a readable length.
+    static func causeSuffix(_ cause: (any Error & Sendable)?) -> String {
+        guard let cause else { return "" }
+        let words = "\(cause)".split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return " (cause: \(words.count > 300 ? words.prefix(300) + "..." : words))"
     }
 
     static func cancelOnInterrupt(_ task: Task<Void, any Error>) -> any DispatchSourceSignal {

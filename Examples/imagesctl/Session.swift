@@ -12,8 +12,8 @@ struct Session {
         switch arguments.command {
         case "capture": try await capture()
         case "upload": try await upload()
-        case "list": try output.list(try await service.images(ImageQuery(pageSize: 500)))
-        case "show": try output.show(try await service.image(try imageID()))
+        case "list": try await list()
+        case "show": try await show()
         case "update": try await update()
         case "delete": try await delete()
         case "deploy": try await deploy()
@@ -35,6 +35,23 @@ struct Session {
         if let id = ImageID(text) { return id }
         if let number = Int(text), number > 0 { return .private(number) }
         throw UsageError("'\(text)' is not an image id such as private/12")
+    }
+
+    private func list() async throws {
+        _ = try arguments.positional(0, "no arguments")
+        var page = try await service.images(ImageQuery(pageSize: 500))
+        guard !output.json else { return try output.list(page) }
+        var images = page.data
+        while page.page < page.pages {
+            page = try await service.images(ImageQuery(page: page.page + 1, pageSize: 500))
+            images += page.data
+        }
+        try output.list(ImagePage(data: images, page: 1, pages: 1, results: images.count))
+    }
+
+    private func show() async throws {
+        _ = try arguments.positional(1, "one image ID")
+        try output.show(try await service.image(try imageID()))
     }
 
     private func capture() async throws {

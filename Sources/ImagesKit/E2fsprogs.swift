@@ -43,12 +43,16 @@ public struct E2fsprogs: Sendable {
         }
     }
 
-    /// Grows a filesystem to fill the file or device holding it (`resize2fs`).
+    /// Grows a filesystem to a given number of its blocks (`resize2fs PATH BLOCKS`).
     ///
-    /// - Parameter path: A file holding a freshly checked filesystem.
+    /// The size is always given: without one, resize2fs rounds a file's size down to whole
+    /// 4 KiB pages, which on a 1 KiB-block filesystem can leave it smaller than it was.
+    /// - Parameters:
+    ///   - path: A file or device holding a freshly checked filesystem.
+    ///   - blockCount: The size to grow to, in the filesystem's own blocks.
     /// - Throws: ``ImagesKitError`` with `tool_failure`.
-    public func growToFill(_ path: String) async throws {
-        let result = try await run("resize2fs", [path])
+    public func grow(_ path: String, toBlockCount blockCount: UInt64) async throws {
+        let result = try await run("resize2fs", [path, String(blockCount)])
         guard result.status == 0 else {
             throw ImagesKitError(
                 .toolFailure, "resize2fs could not grow the deployed filesystem to fill the disk",

@@ -97,8 +97,17 @@ extension ImageService {
             }
         } catch {
             unlink(partial)
-            throw Self.publicError(error)
+            throw Self.exportFailure(error, path: path)
         }
+    }
+
+    /// Names the export's own path, not its temporary file, in a failure to write it.
+    private static func exportFailure(_ error: any Error, path: String) -> ImagesKitError {
+        let failure = publicError(error)
+        guard failure.code == .ioFailure else { return failure }
+        return ImagesKitError(
+            .ioFailure, "can't write the export to \(path); check the folder exists, is writable and has room",
+            cause: failure.cause, context: ["path": path])
     }
 
     private func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {
@@ -152,16 +161,20 @@ extension ImageService {
     private func growIfSafe(
         _ target: some DiskTarget, _ content: ImageContent, _ progress: ProgressHandler
     ) async throws -> Bool {
-        guard content.isExtFilesystem else { return false }
-        if case .ext(let filesystem) = try DiskProbe.identify(target), filesystem.isBigalloc {
+        guard content.isExtFilesystem, case .ext(let filesystem) = try DiskProbe.identify(target) else {
+            return false
+        }
+        if filesystem.isBigalloc {
             logger.warning("bigalloc filesystem keeps its size; e2fsprogs can't grow it safely", ["disk": target.name])
             return false
         }
+        let blockCount = target.byteCount / UInt64(filesystem.blockSize)
+        guard blockCount > filesystem.blockCount else { return true }
         progress(OperationProgress(phase: .growing, completedBytes: 0, totalBytes: nil))
         let tools = configuration.e2fsprogs
         try await target.withFilePath { path in
             try await tools.checkAndRepair(path)
-            try await tools.growToFill(path)
+            try await tools.grow(path, toBlockCount: blockCount)
         }
         return true
     }

@@ -21,10 +21,8 @@ struct DeployTests {
             "existing.img", label: "old", size: size, files: ["old.txt": Array("old content\n".utf8)])
     }
 
-    /// resize2fs rounds a disk down to whole 4 KiB pages before growing a filesystem of 1 KiB
-    /// blocks; when the image's block count is not a multiple of 4, growing onto a disk of exactly
-    /// the image's size asks it to shrink below its minimum and the deploy fails. 4 KiB blocks are
-    /// not affected.
+    /// Left to itself, resize2fs rounds a disk down to whole 4 KiB pages, which would ask a
+    /// 1 KiB-block image whose block count is not a multiple of 4 to shrink below its minimum.
     @Test(arguments: [4096, 1024])
     func aNewTargetWithoutSizeGetsTheImageSize(blockSize: Int) async throws {
         let disk = try await sandbox.makeExt4Disk(blockSize: blockSize)
@@ -32,22 +30,18 @@ struct DeployTests {
         let imageBytes = try await sandbox.uncompressedByteCount(of: "private/1")
         let target = sandbox.path("new.img")
 
-        try await withKnownIssue("ImagesKit: resize2fs fails on a 1 KiB-block image not a multiple of 4 KiB") {
-            let deployed = try await sandbox.imagesctl("deploy", "private/1", target)
-            #expect(deployed.status == 0 && deployed.standardError.isEmpty, "\(deployed.standardError)")
-            #expect(deployed.standardOutput == "deployed private/1 to \(target)\n")
-            let size = try sandbox.fileSize(target)
-            #expect(size == imageBytes)
-            #expect(try await sandbox.filesystemByteCount(target) == size)
-            #expect(Image.megabytes(size) == image.size)
-            try await sandbox.expectHoldsSampleFiles(target)
-        } when: {
-            imageBytes % 4096 != 0
-        }
+        let deployed = try await sandbox.imagesctl("deploy", "private/1", target)
+        #expect(deployed.status == 0 && deployed.standardError.isEmpty, "\(deployed.standardError)")
+        #expect(deployed.standardOutput == "deployed private/1 to \(target)\n")
+        let size = try sandbox.fileSize(target)
+        #expect(size == imageBytes)
+        #expect(try await sandbox.filesystemByteCount(target) == size)
+        #expect(Image.megabytes(size) == image.size)
+        try await sandbox.expectHoldsSampleFiles(target)
     }
 
     /// An upload is not shrunk, so its filesystem keeps a block count that may not be a multiple
-    /// of 4; resize2fs then shrinks it by up to 3 KiB instead of leaving it filling the disk.
+    /// of 4; it must still fill its new disk to the last block.
     @Test func anUploadedFilesystemWithAnOddBlockCountFillsItsNewDisk() async throws {
         let upload = try await sandbox.gzip(try await sandbox.makeExt4Disk(size: "32767K", blockSize: 1024))
         let uploaded = try await sandbox.imagesctl("upload", upload, "--label", "odd", "--region", "us-east")
@@ -59,9 +53,7 @@ struct DeployTests {
         #expect(try sandbox.fileSize(target) == 32767 << 10)
         try await sandbox.expectHoldsSampleFiles(target)
         let filesystemBytes = try await sandbox.filesystemByteCount(target)
-        withKnownIssue("ImagesKit: resize2fs shrinks a 1 KiB-block filesystem to a multiple of 4 KiB") {
-            #expect(filesystemBytes == 32767 << 10)
-        }
+        #expect(filesystemBytes == 32767 << 10)
     }
 
     @Test(arguments: [
