@@ -48,15 +48,7 @@ public final class GzipDecoder: CompressionDecoder {
     public init(outputLimit: UInt64, bufferSize: Int = GzipCompressor.defaultBufferSize) throws {
         self.outputLimit = outputLimit
         zlib = ZlibStream(direction: .inflate, outputCapacity: bufferSize)
-        do {
-            try zlib.start(function: "inflateInit2") { imageskit_inflate_init($0, 31) }
-        } catch {
-            throw ImagesKitError(
-                .invalidState,
-                "zlib could not start a gzip decoder (\(error.message)); check that the process has "
-                    + "memory left",
-                cause: error)
-        }
+        try zlib.start(function: "inflateInit2", role: "gzip decoder") { imageskit_inflate_init($0, 31) }
     }
 
     /// Decompresses `input`, handing each piece of output to `output` before returning.

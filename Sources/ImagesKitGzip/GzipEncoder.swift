@@ -32,16 +32,8 @@ public final class GzipEncoder: CompressionEncoder {
                 context: ["level": String(level)])
         }
         zlib = ZlibStream(direction: .deflate, outputCapacity: bufferSize)
-        do {
-            try zlib.start(function: "deflateInit2") { stream in
-                imageskit_deflate_init(stream, Int32(level), 31)
-            }
-        } catch {
-            throw ImagesKitError(
-                .invalidState,
-                "zlib could not start a gzip encoder (\(error.message)); check that the process has "
-                    + "memory left",
-                cause: error)
+        try zlib.start(function: "deflateInit2", role: "gzip encoder") { stream in
+            imageskit_deflate_init(stream, Int32(level), 31)
         }
     }
 

@@ -1,4 +1,5 @@
 import CImagesKitZlib
+import ImagesKit
 
 /// One call of `inflate` or `deflate`: what it returned and how far it moved.
 struct ZlibProgress {
@@ -48,16 +49,23 @@ final class ZlibStream {
     /// Bytes the output buffer holds.
     var outputCapacity: Int { outputBuffer.count }
 
-    /// Runs zlib's initialisation function on the stream.
+    /// Initialises the stream through `initialise` (a shim over zlib's init macros).
     ///
     /// - Parameters:
-    ///   - function: The name of the C function, kept in the error.
-    ///   - initialise: Calls the initialisation function with the stream.
-    /// - Throws: ``ZlibError`` when zlib refuses to start.
-    func start(function: String, with initialise: (z_streamp) -> Int32) throws(ZlibError) {
+    ///   - function: The zlib function's name, for the error.
+    ///   - role: What the stream is for, such as `gzip decoder`, for the error.
+    ///   - initialise: Calls the zlib initialiser on the stream.
+    /// - Throws: ``ImagesKitError`` with `invalid_state` and the ``ZlibError`` as its cause.
+    func start(function: String, role: String, with initialise: (z_streamp) -> Int32) throws {
         precondition(!isStarted && !isReleased, "a zlib stream starts once")
         let code = initialise(stream)
-        guard code == Z_OK else { throw error(function: function, code: code) }
+        guard code == Z_OK else {
+            let failure = error(function: function, code: code)
+            throw ImagesKitError(
+                .invalidState,
+                "zlib could not start a \(role) (\(failure.message)); check that the process has memory left",
+                cause: failure)
+        }
         isStarted = true
     }
 
