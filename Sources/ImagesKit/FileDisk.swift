@@ -59,9 +59,14 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
                 call: "open", errno: errno, path: path)
         }
         close(descriptor)
-        let disk = try FileDisk(path: path, writable: true)
-        try disk.resize(to: byteCount)
-        return disk
+        do {
+            let disk = try FileDisk(path: path, writable: true)
+            try disk.resize(to: byteCount)
+            return disk
+        } catch {
+            unlink(path)
+            throw error
+        }
     }
 
     deinit {
@@ -115,6 +120,11 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
                     context: ["path": path])
             }
             return
+        }
+        guard byteCount <= UInt64(off_t.max) else {
+            throw ImagesKitError(
+                .invalidArgument, "\(byteCount) bytes is larger than any file can be; choose a smaller disk size",
+                context: ["path": path])
         }
         guard ftruncate(descriptor, off_t(byteCount)) == 0 else {
             throw ImagesKitError.io("can't resize disk file \(path)", call: "ftruncate", errno: errno, path: path)

@@ -12,7 +12,7 @@ final class FileContentWriter: ImageContentWriter {
     init(files: StoreFiles, number: Int) throws {
         self.files = files
         self.number = number
-        self.stagingPath = files.stagingFolder.appendingPathComponent("\(number).\(UUID().uuidString).data").path
+        self.stagingPath = files.stagingName("\(number).data").path
         self.descriptor = try files.openForWriting(stagingPath)
     }
 

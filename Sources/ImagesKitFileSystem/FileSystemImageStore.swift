@@ -19,7 +19,8 @@ public final class FileSystemImageStore: ImageStore {
     private let numberLock = Mutex(())
     private let eventLock = Mutex(())
 
-    /// Opens the store in `folder`, creating it if needed, and clears staging left by a crash.
+    /// Opens the store in `folder`, creating it if needed, and clears staging left by processes
+    /// that ended without finishing (a crash); staging of running processes is left alone.
     ///
     /// - Parameters:
     ///   - folder: The store's folder.
@@ -30,7 +31,7 @@ public final class FileSystemImageStore: ImageStore {
         self.defaultRegion = region
         self.files = StoreFiles(root: root)
         try files.prepare()
-        // TODO(#5): take a lock so two processes opening one folder can't clear each other's staging.
+        // TODO(#5): lock the folder or its ids so two processes can't reserve the same number.
         files.clearStaging()
     }
 

@@ -32,14 +32,40 @@ struct StoreFiles: Sendable {
                     .storeFailure, "can't create the store folder \(folder.path); check the path and permissions",
                     cause: error)
             }
+            try refuseSymbolicLink(folder)
         }
     }
 
+    /// A store's own folders must be real folders: following a planted link would let the store
+    /// write or delete files elsewhere.
+    private func refuseSymbolicLink(_ folder: URL) throws {
+        var status = stat()
+        guard lstat(folder.path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            throw ImagesKitError(
+                .storeFailure,
+                "\(folder.path) is not a plain folder (a symbolic link?); the store refuses to follow it: "
+                    + "replace it with a folder",
+                context: ["path": folder.path])
+        }
+    }
+
+    /// A staged file's name starts with the id of the process writing it.
+    func stagingName(_ name: String) -> URL {
+        stagingFolder.appendingPathComponent("\(getpid()).\(name).\(UUID().uuidString)")
+    }
+
+    /// Removes staged files whose writing process has ended, as after a crash; files of
+    /// processes still running are theirs to finish.
     func clearStaging() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: stagingFolder.path)) ?? []
-        for name in names {
+        for name in names where !Self.writerIsAlive(name) {
             unlink(stagingFolder.appendingPathComponent(name).path)
         }
+    }
+
+    private static func writerIsAlive(_ name: String) -> Bool {
+        guard let pid = Int32(name.prefix { $0 != "." }), pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     func recordNumbers() throws -> [Int] {
@@ -72,7 +98,7 @@ struct StoreFiles: Sendable {
 
     /// Writes beside the final name, flushes, renames over it, and flushes the folder.
     func writeAtomically(_ data: Data, to url: URL) throws {
-        let temporary = stagingFolder.appendingPathComponent("\(url.lastPathComponent).\(UUID().uuidString)")
+        let temporary = stagingName(url.lastPathComponent)
         let descriptor = try openForWriting(temporary.path)
         defer { close(descriptor) }
         do {
@@ -131,7 +157,13 @@ struct StoreFiles: Sendable {
     }
 
     func failure(_ call: String, _ path: String, _ code: Int32) -> ImagesKitError {
-        let advice = code == ENOSPC ? "the store's disk is full; free space and retry" : "check the store folder"
+        let advice =
+            switch code {
+            case ENOSPC, EDQUOT: "the store's disk is full; free space and retry"
+            case EROFS: "the store is on a read-only filesystem; use a writable store folder"
+            case EACCES, EPERM: "permission denied; run as a user who may write the store folder"
+            default: "\(String(cString: strerror(code))); check the store folder"
+            }
         return ImagesKitError(
             .storeFailure, "the store could not \(call) \(path): \(advice)",
             cause: SystemCallError(call, errno: code), context: ["path": path])

@@ -175,7 +175,11 @@ extension ImageStoreContract {
         if !condition { throw ContractViolation(description: message()) }
     }
 
-    static func sampleRecord(number: Int) -> StoredImage {
+    /// A `pending_upload` record numbered `number`, as the checks save it.
+    ///
+    /// - Parameter number: The image number.
+    /// - Returns: A record with every field set.
+    public static func sampleRecord(number: Int) -> StoredImage {
         let time = Date(timeIntervalSince1970: 1_800_000_000)
         let image = Image(
             id: .private(number), label: "contract \(number)", description: "a record", created: time,

@@ -21,20 +21,39 @@ struct FileSystemStoreContractTests {
         try await check.run(Self.factory)
     }
 
-    @Test("staging left by a crash is cleared on open and committed content stays")
-    func stagingClearedOnOpen() async throws {
+    @Test("staging left by an ended process is cleared on open; a running writer's staging stays")
+    func stagingOfEndedProcessesClearedOnOpen() async throws {
         let store = try await Self.factory.makeStore() as! FileSystemImageStore
+        let staging = store.root.appendingPathComponent("staging")
         let writer = try await store.beginContent(for: .private(1))
         try await writer.write(Array(repeating: 1, count: 4096))
-        let staged = try FileManager.default.contentsOfDirectory(
-            atPath: store.root.appendingPathComponent("staging").path)
-        #expect(staged.count == 1)
+        let crashed = staging.appendingPathComponent("999999999.2.data.\(UUID().uuidString)")
+        try Data(repeating: 2, count: 4096).write(to: crashed)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: staging.path).count == 2)
 
         let reopened = try FileSystemImageStore(folder: store.root)
-        let after = try FileManager.default.contentsOfDirectory(
-            atPath: reopened.root.appendingPathComponent("staging").path)
-        #expect(after.isEmpty)
-        await writer.abort()
+        let after = try FileManager.default.contentsOfDirectory(atPath: staging.path)
+        #expect(after.count == 1 && !after.contains(crashed.lastPathComponent))
+        try await writer.commit(ImageStoreContract.sampleRecord(number: 1))
+        #expect(try await reopened.record(.private(1)) != nil)
+    }
+
+    @Test("a store whose staging folder is a symbolic link refuses to open and deletes nothing")
+    func symbolicLinkRefused() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        let victim = FileManager.default.temporaryDirectory.appendingPathComponent("victim-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: victim)
+        }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: victim, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: victim.appendingPathComponent("1.a.conf"))
+        try FileManager.default.createSymbolicLink(
+            at: root.appendingPathComponent("staging"), withDestinationURL: victim)
+
+        #expect(throws: ImagesKitError.self) { try FileSystemImageStore(folder: root) }
+        #expect(FileManager.default.fileExists(atPath: victim.appendingPathComponent("1.a.conf").path))
     }
 
     @Test("a damaged record file is reported as a store failure naming the file")
