@@ -49,10 +49,11 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
     /// - Parameters:
     ///   - path: Where to create the file.
     ///   - byteCount: The disk's size in bytes.
+    ///   - permissions: The file's mode; by default its owner's only, since disks hold private data.
     /// - Returns: The new disk, open for writing.
     /// - Throws: ``ImagesKitError`` with `io_failure`.
-    public static func create(path: String, byteCount: UInt64) throws -> FileDisk {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    public static func create(path: String, byteCount: UInt64, permissions: mode_t = 0o600) throws -> FileDisk {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         guard descriptor >= 0 else {
             throw ImagesKitError.io(
                 "can't create disk file \(path); check the folder exists and is writable",

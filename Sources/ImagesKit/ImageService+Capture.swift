@@ -85,6 +85,7 @@ extension ImageService {
     private func runCapture(
         _ record: StoredImage, _ filesystem: ExtFilesystem, _ disk: some DiskSource, _ progress: ProgressHandler
     ) async throws -> StoredImage {
+        ScratchFolder.removeAbandoned(inside: configuration.scratchDirectory)
         let scratch = try ScratchFolder(inside: configuration.scratchDirectory)
         defer { scratch.remove() }
 
@@ -245,28 +246,5 @@ final class CompressingPump {
         guard force || pending.count >= buffer.count, !pending.isEmpty else { return }
         try await writer.write(pending)
         pending.removeAll(keepingCapacity: true)
-    }
-}
-
-/// A private folder for a long operation's working files, removed when the operation ends.
-struct ScratchFolder {
-    let url: URL
-
-    init(inside parent: String) throws {
-        url = URL(fileURLWithPath: parent).appendingPathComponent("imageskit-\(UUID().uuidString)")
-        do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        } catch {
-            throw ImagesKitError(
-                .ioFailure, "can't make a scratch folder in \(parent); check it exists and is writable", cause: error)
-        }
-    }
-
-    func path(_ name: String) -> String {
-        url.appendingPathComponent(name).path
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(at: url)
     }
 }

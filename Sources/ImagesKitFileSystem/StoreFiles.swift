@@ -26,7 +26,8 @@ struct StoreFiles: Sendable {
     func prepare() throws {
         for folder in [recordsFolder, contentFolder, stagingFolder] {
             do {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw ImagesKitError(
                     .storeFailure, "can't create the store folder \(folder.path); check the path and permissions",
@@ -113,7 +114,7 @@ struct StoreFiles: Sendable {
     }
 
     func appendLine(_ line: Data, to url: URL) throws {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         try check(descriptor >= 0, "open", url.path)
         defer { close(descriptor) }
         try writeAll(line, to: descriptor, path: url.path)
@@ -133,7 +134,7 @@ struct StoreFiles: Sendable {
     }
 
     func openForWriting(_ path: String) throws -> Int32 {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         try check(descriptor >= 0, "open", path)
         return descriptor
     }
