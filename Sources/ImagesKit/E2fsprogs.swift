@@ -43,6 +43,57 @@ public struct E2fsprogs: Sendable {
         }
     }
 
+    /// Removes the filesystem's internal journal, returning its size in MiB; `nil` when it has
+    /// no internal journal (none, or one on another device).
+    ///
+    /// A journal's blocks keep old transactions, which can hold the data of deleted files; a
+    /// capture removes it, zeroes the freed space, and adds a fresh one of the same size.
+    /// - Parameter path: A file holding a freshly checked filesystem.
+    /// - Throws: ``ImagesKitError`` with `tool_failure`.
+    public func removeJournal(_ path: String) async throws -> Int? {
+        let header = try await run("dumpe2fs", ["-h", path])
+        guard header.status == 0 else {
+            throw ImagesKitError(
+                .toolFailure, "dumpe2fs could not read the filesystem", cause: header.failure("dumpe2fs"))
+        }
+        guard header.output.contains("Journal inode:"), let size = Self.journalMebibytes(header.output) else {
+            return nil
+        }
+        let result = try await run("tune2fs", ["-O", "^has_journal", path])
+        guard result.status == 0 else {
+            throw ImagesKitError(.toolFailure, "tune2fs could not remove the journal", cause: result.failure("tune2fs"))
+        }
+        return size
+    }
+
+    /// Adds an internal journal of `mebibytes` MiB (`tune2fs -J size=`).
+    ///
+    /// - Throws: ``ImagesKitError`` with `tool_failure`.
+    public func addJournal(_ path: String, mebibytes: Int) async throws {
+        let result = try await run("tune2fs", ["-J", "size=\(mebibytes)", path])
+        guard result.status == 0 else {
+            throw ImagesKitError(.toolFailure, "tune2fs could not add a journal", cause: result.failure("tune2fs"))
+        }
+    }
+
+    /// The journal size `dumpe2fs -h` prints (`Total journal size:` or, from older versions,
+    /// `Journal size:`, such as `64M` or `4096k`) in whole MiB, at least 1.
+    static func journalMebibytes(_ header: String) -> Int? {
+        let fields = ["Total journal size:", "Journal size:"]
+        let lines = header.split(separator: "\n")
+        guard let field = fields.first(where: { field in lines.contains { $0.hasPrefix(field) } }),
+            let line = lines.first(where: { $0.hasPrefix(field) })
+        else { return nil }
+        let text = line.dropFirst(field.count).trimmingCharacters(in: .whitespaces)
+        guard let unit = text.last, let number = Int(text.dropLast()) else { return nil }
+        switch unit {
+        case "k": return max(1, (number + 1023) / 1024)
+        case "M": return number
+        case "G": return number * 1024
+        default: return nil
+        }
+    }
+
     /// Grows a filesystem to a given number of its blocks (`resize2fs PATH BLOCKS`).
     ///
     /// The size is always given: without one, resize2fs rounds a file's size down to whole

@@ -22,6 +22,10 @@ struct ExtLayout: Sendable, Equatable {
     let backupGroups: [UInt64]
     /// How descriptors and bitmaps are checksummed.
     let checksums: ExtChecksums
+    /// Inodes in each group's table.
+    let inodesPerGroup: UInt64
+    /// Bytes of one inode record.
+    let inodeSize: UInt64
 
     init(_ superblock: ExtSuperblock) throws {
         features = superblock.features
@@ -33,6 +37,8 @@ struct ExtLayout: Sendable, Equatable {
         groupCount = try Self.groupCount(blocks: blockCount - firstDataBlock, perGroup: blocksPerGroup)
         inodeTableBlockCount = try Self.inodeTableBlockCount(
             superblock, blockSize: blockSize, groups: groupCount, blocksPerGroup: blocksPerGroup)
+        inodesPerGroup = UInt64(superblock.inodesPerGroup)
+        inodeSize = superblock.revisionLevel == 0 ? 128 : UInt64(superblock.inodeSize)
 
         descriptorSize = try Self.descriptorSize(superblock, features: features)
         descriptorBlockCount = Self.dividingRoundingUp(groupCount, by: blockSize / UInt64(descriptorSize))

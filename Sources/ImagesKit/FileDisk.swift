@@ -136,7 +136,7 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
     public func eraseAll() throws {
         let size = byteCount
         if isBlockDevice {
-            try zeroDevice(size: size)
+            try zero(0..<size)
         } else {
             try resize(to: 0)
             try resize(to: size)
@@ -155,13 +155,19 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
         try await body(path)
     }
 
-    private func zeroDevice(size: UInt64) throws {
+    /// Makes a range read as zeros: its storage is released where the filesystem or device
+    /// allows, and zeros are written where it does not.
+    ///
+    /// - Parameter range: The bytes to zero; the disk keeps its size.
+    /// - Throws: ``ImagesKitError`` with `io_failure`.
+    public func zero(_ range: Range<UInt64>) throws {
         let punch = IMAGESKIT_FALLOC_FL_PUNCH_HOLE | IMAGESKIT_FALLOC_FL_KEEP_SIZE
-        if imageskit_fallocate(descriptor, punch, 0, Int64(size)) == 0 { return }
+        guard !range.isEmpty else { return }
+        if imageskit_fallocate(descriptor, punch, Int64(range.lowerBound), Int64(range.count)) == 0 { return }
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: UInt64 = 0
-        while offset < size {
-            let count = Int(min(UInt64(zeros.count), size - offset))
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = Int(min(UInt64(zeros.count), range.upperBound - offset))
             try zeros.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: offset) }
             offset += UInt64(count)
         }

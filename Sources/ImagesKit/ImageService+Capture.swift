@@ -130,13 +130,18 @@ extension ImageService {
         }
     }
 
-    /// Checks the working copy and shrinks it to its minimum, unless its features forbid that.
+    /// Checks the working copy, replaces its journal, shrinks it to its minimum unless its
+    /// features forbid that, and zeroes preallocated extents and free inode records.
+    ///
+    /// The old journal, unwritten extents and free inode records are in blocks the filesystem
+    /// uses, but may hold the bytes of deleted files; none of them may travel into the image.
     private func shrink(
         _ working: FileDisk, _ filesystem: ExtFilesystem, _ progress: ProgressHandler
     ) async throws -> ExtFilesystem {
         let tools = configuration.e2fsprogs
         progress(OperationProgress(phase: .checking, completedBytes: 0, totalBytes: nil))
         try await tools.checkAndRepair(working.path)
+        try await replaceJournal(of: working)
 
         if filesystem.isBigalloc {
             logger.info("filesystem uses bigalloc; keeping its size", ["disk": working.path])
@@ -152,7 +157,28 @@ extension ImageService {
 
         let minimal = try DiskProbe.capturableFilesystem(on: working)
         try working.resize(to: minimal.byteCount)
+        try minimal.forEachUnwrittenRange(on: working) { try working.zero($0) }
+        try minimal.forEachFreeInodeRange(on: working) { try working.zero($0) }
         return minimal
+    }
+
+    /// Swaps the journal for a fresh one of the same size laid on zeroed free space.
+    private func replaceJournal(of working: FileDisk) async throws {
+        let tools = configuration.e2fsprogs
+        guard let mebibytes = try await tools.removeJournal(working.path) else { return }
+        // tune2fs can leave bigalloc counters off; e2fsck puts them right before the bitmaps are read.
+        try await tools.checkAndRepair(working.path)
+        guard case .ext(let filesystem) = try DiskProbe.identify(working) else {
+            throw ImagesKitError(.damagedFilesystem, "the filesystem could not be read after its journal was removed")
+        }
+        var position: UInt64 = 0
+        try filesystem.forEachUsedRange(on: working) { range in
+            try working.zero(position..<range.lowerBound)
+            position = range.upperBound
+        }
+        try working.zero(position..<filesystem.byteCount)
+        try await tools.addJournal(working.path, mebibytes: mebibytes)
+        try await tools.checkAndRepair(working.path)
     }
 
     private func storeImage(

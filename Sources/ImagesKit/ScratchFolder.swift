@@ -11,6 +11,8 @@ struct ScratchFolder {
 
     init(inside parent: String) throws {
         url = URL(fileURLWithPath: parent).appendingPathComponent("\(Self.prefix)\(getpid())-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(
+            atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         guard mkdir(url.path, 0o700) == 0 else {
             throw ImagesKitError.io(
                 "can't make a scratch folder in \(parent); check it exists and is writable",
