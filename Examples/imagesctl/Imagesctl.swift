@@ -64,6 +64,7 @@ enum Imagesctl {
         switch error {
         case let error as ImagesKitError: "\(error.message) [\(error.code)]" + causeSuffix(error.cause)
         case let error as UsageError: "\(error.description)"
+        case is CancellationError: "cancelled; nothing the command had started was kept"
         default: "\(error)"
         }
     }

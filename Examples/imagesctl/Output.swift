@@ -23,7 +23,7 @@ struct Output {
             ),
         ]
         for (name, value) in rows {
-            print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+            print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + Self.printable(value))
         }
     }
 
@@ -46,6 +46,13 @@ struct Output {
     func printJSON(_ value: some Encodable) throws {
         let data = try APIJSON.encoder(pretty: true).encode(value)
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Text with control characters shown as `?`, so a description can't drive the terminal.
+    static func printable(_ text: String) -> String {
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
     }
 
     static func megabytes(_ megabytes: Int) -> String {

@@ -47,6 +47,9 @@ public enum ImageRules {
             throw invalid(
                 "tags", "must each be \(tagLengths.lowerBound) to \(tagLengths.upperBound) characters; '\(bad)' is not")
         }
+        if unique.contains(where: { $0.unicodeScalars.contains(where: isControl) }) {
+            throw invalid("tags", "may not hold control characters such as newlines or escapes")
+        }
         return unique
     }
 
@@ -70,6 +73,10 @@ public enum ImageRules {
         let isLetterOrDigit =
             (0x30...0x39).contains(value) || (0x41...0x5a).contains(value) || (0x61...0x7a).contains(value)
         return isLetterOrDigit || " ,.?-_'".unicodeScalars.contains(scalar)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control
     }
 
     private static func describe(_ scalar: Unicode.Scalar) -> String {

@@ -41,7 +41,11 @@ extension ImageService {
     ) async throws -> DeployOutcome {
         let (record, content) = try await availableContent(id)
         try checkFits(content, target.byteCount, record.image)
-        return try await writeImage(record, content, onto: target, progress ?? { _ in })
+        do {
+            return try await writeImage(record, content, onto: target, progress ?? { _ in })
+        } catch {
+            throw Self.partialDeployFailure(error, target.name)
+        }
     }
 
     /// Deploys an image to a new disk file, which is removed again if the deploy fails.
@@ -99,6 +103,15 @@ extension ImageService {
             unlink(partial)
             throw Self.exportFailure(error, path: path)
         }
+    }
+
+    /// Says that an existing disk was left part-written: its old content is gone already.
+    private static func partialDeployFailure(_ error: any Error, _ disk: String) -> ImagesKitError {
+        let failure = publicError(error)
+        return ImagesKitError(
+            failure.code,
+            "\(failure.message); the disk \(disk) was already erased and holds a partial image: deploy again",
+            cause: failure.cause, context: failure.context)
     }
 
     /// Names the export's own path, not its temporary file, in a failure to write it.

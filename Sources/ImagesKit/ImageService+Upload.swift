@@ -79,6 +79,7 @@ extension ImageService {
             do {
                 let finished = try await receive(record, bytes, progress ?? { _ in })
                 await recordEvent(.imageUpload, id, .finished, nil)
+                await flagUndeployableContent(finished)
                 await reportUsage(.started, finished)
                 return finished.image
             } catch {
@@ -99,6 +100,17 @@ extension ImageService {
         let file = try FileDisk(path: path)
         return try await upload(
             id, bytes: DiskChunks(disk: file, chunkSize: configuration.chunkSize), progress: progress)
+    }
+
+    /// Records a notification when an upload holds no ext3/ext4 filesystem at its start: it is
+    /// stored, but deploys write it as it is and can't grow it.
+    private func flagUndeployableContent(_ record: StoredImage) async {
+        guard let content = record.content, !content.isExtFilesystem else { return }
+        let message =
+            "the image holds \(content.filesystem), not an unpartitioned ext3/ext4 disk; "
+            + "deploys write it unchanged and can't grow a filesystem in it"
+        await recordEvent(.imageUpload, record.image.id, .notification, message)
+        logger.info("upload holds no ext3/ext4 filesystem", ["image": "\(record.image.id)"])
     }
 
     static func validateRegion(_ region: String) throws {
@@ -200,6 +212,10 @@ final class UploadValidator {
         }
         if !formatChecked && head.count >= compressor.format.magic.count { throw notInFormat() }
         try decoder.finish()
+        guard decoder.outputByteCount > 0 else {
+            throw ImagesKitError(
+                .emptyInput, "the upload decompresses to no data at all; send a raw disk image compressed with gzip")
+        }
         let content = DiskProbe.identify(prefix: contentPrefix)
         return ImageContent(
             format: compressor.format.name, sha256: digest.finalize(), uncompressedByteCount: decoder.outputByteCount,
