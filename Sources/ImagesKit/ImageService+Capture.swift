@@ -184,7 +184,7 @@ extension ImageService {
     private func storeImage(
         of filesystem: ExtFilesystem, on working: FileDisk, for id: ImageID, _ progress: ProgressHandler
     ) async throws -> (writer: any ImageContentWriter, facts: ImageContent) {
-        let writer = try await store.beginContent(for: id)
+        let writer = DigestingContentWriter(try await store.beginContent(for: id))
         do {
             let encoder = try compressor.makeEncoder(level: configuration.compressionLevel)
             let pump = CompressingPump(encoder: encoder, writer: writer, chunkSize: configuration.chunkSize)
@@ -194,7 +194,7 @@ extension ImageService {
             let facts = ImageContent(
                 format: compressor.format.name, sha256: pump.digest.finalize(),
                 uncompressedByteCount: filesystem.byteCount, compressedByteCount: writer.byteCount,
-                filesystem: filesystem.kind.rawValue, isExtFilesystem: true)
+                filesystem: filesystem.kind.rawValue, isExtFilesystem: true, storedSHA256: writer.storedSHA256)
             return (writer, facts)
         } catch {
             await writer.abort()

@@ -41,6 +41,7 @@ extension ImageService {
     ) async throws -> DeployOutcome {
         let (record, content) = try await availableContent(id)
         try checkFits(content, target.byteCount, record.image)
+        try await checkStoredBytes(id, content)
         do {
             return try await writeImage(record, content, onto: target, progress ?? { _ in })
         } catch {
@@ -102,6 +103,22 @@ extension ImageService {
         } catch {
             unlink(partial)
             throw Self.exportFailure(error, path: path)
+        }
+    }
+
+    /// Checks the stored bytes against their recorded SHA-256 before a disk is erased, so a
+    /// damaged image leaves the disk as it was.
+    private func checkStoredBytes(_ id: ImageID, _ content: ImageContent) async throws {
+        guard let expected = content.storedSHA256 else { return }
+        let digest = SHA256Digest()
+        try await streamContent(id, content) { bytes, _ in bytes.withUnsafeBytes { digest.update($0) } }
+        let actual = digest.finalize()
+        guard actual == expected else {
+            throw ImagesKitError(
+                .digestMismatch,
+                "the stored image \(id) was damaged in the store (its bytes no longer match their SHA-256); "
+                    + "the disk was not touched: restore the image from a backup or delete it",
+                context: ["expected": expected, "actual": actual])
         }
     }
 

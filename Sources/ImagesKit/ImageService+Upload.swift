@@ -142,7 +142,7 @@ extension ImageService {
     private func receive<Bytes: AsyncSequence>(
         _ record: StoredImage, _ bytes: Bytes, _ progress: ProgressHandler
     ) async throws -> StoredImage where Bytes.Element == [UInt8] {
-        let writer = try await store.beginContent(for: record.image.id)
+        let writer = DigestingContentWriter(try await store.beginContent(for: record.image.id))
         do {
             let validator = try UploadValidator(compressor: compressor, limits: configuration.limits)
             for try await chunk in bytes {
@@ -153,7 +153,8 @@ extension ImageService {
             }
             // A cancelled sequence may just end; a stream that happens to end there is still incomplete.
             try Task.checkCancellation()
-            let facts = try validator.finish()
+            var facts = try validator.finish()
+            facts.storedSHA256 = writer.storedSHA256
             let finished = availableRecord(record, content: facts)
             try await writer.commit(finished)
             return finished

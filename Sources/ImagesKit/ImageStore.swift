@@ -59,11 +59,13 @@ public struct ImageContent: Hashable, Sendable, Codable {
     public var filesystem: String
     /// Whether the image holds an ext3 or ext4 filesystem that deploys can grow.
     public var isExtFilesystem: Bool
+    /// The SHA-256 of the stored, compressed bytes, checked before a deploy erases a disk.
+    public var storedSHA256: String?
 
     /// Creates the content facts.
     public init(
         format: String, sha256: String, uncompressedByteCount: UInt64, compressedByteCount: UInt64,
-        filesystem: String, isExtFilesystem: Bool
+        filesystem: String, isExtFilesystem: Bool, storedSHA256: String? = nil
     ) {
         self.format = format
         self.sha256 = sha256
@@ -71,10 +73,12 @@ public struct ImageContent: Hashable, Sendable, Codable {
         self.compressedByteCount = compressedByteCount
         self.filesystem = filesystem
         self.isExtFilesystem = isExtFilesystem
+        self.storedSHA256 = storedSHA256
     }
 
     enum CodingKeys: String, CodingKey {
         case format, sha256, filesystem
+        case storedSHA256 = "stored_sha256"
         case uncompressedByteCount = "uncompressed_bytes"
         case compressedByteCount = "compressed_bytes"
         case isExtFilesystem = "is_ext_filesystem"
