@@ -45,16 +45,17 @@ extension ImageService {
     public func capture(
         _ request: CaptureRequest, from disk: some DiskSource, progress: ProgressHandler? = nil
     ) async throws -> Image {
-        let filesystem = try DiskProbe.capturableFilesystem(on: disk)
-        let label = request.label ?? ImageRules.label(derivedFrom: filesystem.label ?? disk.name, fallback: "disk")
-        try ImageRules.validateLabel(label)
+        if let label = request.label { try ImageRules.validateLabel(label) }
         try ImageRules.validateDescription(request.description)
         let tags = try ImageRules.normalizedTags(request.tags)
-        try checkImageLimit(usedBytes: filesystem.usedByteCount, what: "the disk's used data")
+        let number = try await store.reserveImageNumber()
+        let filesystem = try await capturableFilesystem(on: disk, for: .private(number))
+        let label = request.label ?? ImageRules.label(derivedFrom: filesystem.label ?? disk.name, fallback: "disk")
 
         let image = try await newImage(
-            label: label, description: request.description, tags: tags, cloudInit: request.cloudInit,
-            createdBy: request.createdBy, status: .creating, size: Image.megabytes(disk.byteCount))
+            number: number, label: label, description: request.description, tags: tags,
+            cloudInit: request.cloudInit, createdBy: request.createdBy, status: .creating,
+            size: Image.megabytes(disk.byteCount))
         let record = StoredImage(image: image, homeRegion: request.region ?? store.defaultRegion)
         // Claimed before the record is visible, so no update or delete can slip in before the commit.
         return try await exclusively(image.id) {
@@ -70,6 +71,19 @@ extension ImageService {
             } catch {
                 throw await discardFailed(image.id, .diskImagize, error)
             }
+        }
+    }
+
+    /// Finds the filesystem to capture, or records why the capture of image `id` failed; the
+    /// refused capture stores nothing but its failed event.
+    private func capturableFilesystem(on disk: some DiskSource, for id: ImageID) async throws -> ExtFilesystem {
+        do {
+            let filesystem = try DiskProbe.capturableFilesystem(on: disk)
+            try checkImageLimit(usedBytes: filesystem.usedByteCount, what: "the disk's used data")
+            return filesystem
+        } catch {
+            await recordEvent(.diskImagize, id, .failed, Self.publicError(error).message)
+            throw error
         }
     }
 

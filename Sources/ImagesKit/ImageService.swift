@@ -204,10 +204,15 @@ extension ImageService {
     }
 
     func newImage(
-        label: String, description: String?, tags: [String], cloudInit: Bool, createdBy: String?,
-        status: ImageStatus, size: Int
+        number reserved: Int? = nil, label: String, description: String?, tags: [String], cloudInit: Bool,
+        createdBy: String?, status: ImageStatus, size: Int
     ) async throws -> Image {
-        let number = try await store.reserveImageNumber()
+        let number: Int
+        if let reserved {
+            number = reserved
+        } else {
+            number = try await store.reserveImageNumber()
+        }
         let time = now()
         return Image(
             id: .private(number), label: label, description: description, created: time, createdBy: createdBy,

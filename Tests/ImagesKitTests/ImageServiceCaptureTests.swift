@@ -153,7 +153,7 @@ struct ImageServiceCaptureTests {
     }
 
     @Test(arguments: RefusedDisk.allCases)
-    func unsupportedDiskIsRefusedAndLeavesNoImage(_ kind: RefusedDisk) async throws {
+    func unsupportedDiskIsRefusedLeavingOnlyAFailedEvent(_ kind: RefusedDisk) async throws {
         let disk = try kind.make(in: folder)
         let harness = harness()
         let error = await #expect(throws: ImagesKitError.self) {
@@ -162,7 +162,8 @@ struct ImageServiceCaptureTests {
         #expect(error?.code == kind.expected.code)
         #expect(error?.message.contains(kind.expected.named) == true, "\(error?.message ?? "")")
         #expect(try await harness.store.records().isEmpty)
-        #expect(try await harness.store.events().isEmpty)
+        let events = try await harness.store.events()
+        #expect(events.map(\.status) == [.failed] && events.first?.message == error?.message)
     }
 
     @Test func diskWithMoreUsedDataThanTheLimitIsRefusedBeforeAnyRecord() async throws {
@@ -174,7 +175,7 @@ struct ImageServiceCaptureTests {
         #expect(error?.code == .imageTooLarge)
         #expect(error?.context["limit"] == "2000000")
         #expect(try await harness.store.records().isEmpty)
-        #expect(try await harness.store.events().isEmpty)
+        #expect(try await harness.store.events().map(\.action) == [.diskImagize])
         #expect(try folder.entries(of: "scratch").isEmpty)
     }
 
