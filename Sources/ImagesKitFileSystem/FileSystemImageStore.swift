@@ -31,17 +31,20 @@ public final class FileSystemImageStore: ImageStore {
         self.defaultRegion = region
         self.files = StoreFiles(root: root)
         try files.prepare()
-        // TODO(#5): lock the folder or its ids so two processes can't reserve the same number.
+        // TODO(#5): recover records a killed capture or upload left behind.
         files.clearStaging()
     }
 
-    /// Reserves the next image number, kept in `next-id` and never handed out twice.
+    /// Reserves the next image number, kept in `next-id` and never handed out twice, even to
+    /// another process using the same folder (the file `next-id.lock` is locked meanwhile).
     public func reserveImageNumber() async throws -> Int {
         try numberLock.withLock { _ in
-            let stored = Int(try files.readText(files.nextIDFile) ?? "") ?? 1
-            let number = max(stored, try files.highestRecordNumber() + 1)
-            try files.writeAtomically(Data("\(number + 1)\n".utf8), to: files.nextIDFile)
-            return number
+            try files.withExclusiveLock(on: files.nextIDLockFile) {
+                let stored = Int(try files.readText(files.nextIDFile) ?? "") ?? 1
+                let number = max(stored, try files.highestRecordNumber() + 1)
+                try files.writeAtomically(Data("\(number + 1)\n".utf8), to: files.nextIDFile)
+                return number
+            }
         }
     }
 

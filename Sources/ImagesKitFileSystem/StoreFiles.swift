@@ -10,6 +10,7 @@ struct StoreFiles: Sendable {
     var stagingFolder: URL { root.appendingPathComponent("staging") }
     var eventsFile: URL { root.appendingPathComponent("events.jsonl") }
     var nextIDFile: URL { root.appendingPathComponent("next-id") }
+    var nextIDLockFile: URL { root.appendingPathComponent("next-id.lock") }
 
     func recordFile(_ number: Int) -> URL { recordsFolder.appendingPathComponent("\(number).json") }
     func contentFile(_ number: Int) -> URL { contentFolder.appendingPathComponent("\(number).data") }
@@ -118,6 +119,17 @@ struct StoreFiles: Sendable {
         try check(descriptor >= 0, "open", url.path)
         defer { close(descriptor) }
         try writeAll(line, to: descriptor, path: url.path)
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `url`, which other processes honour too.
+    func withExclusiveLock<Result>(on url: URL, _ body: () throws -> Result) throws -> Result {
+        let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try check(descriptor >= 0, "open", url.path)
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw failure("lock", url.path, errno) }
+        }
+        return try body()
     }
 
     func removeIfPresent(_ url: URL) throws {

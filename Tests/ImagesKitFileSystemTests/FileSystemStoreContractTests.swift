@@ -56,6 +56,19 @@ struct FileSystemStoreContractTests {
         #expect(FileManager.default.fileExists(atPath: victim.appendingPathComponent("1.a.conf").path))
     }
 
+    @Test("two stores over one folder, as two processes would open it, never hand out the same number")
+    func numbersUniqueAcrossInstances() async throws {
+        let first = try await Self.factory.makeStore() as! FileSystemImageStore
+        let second = try FileSystemImageStore(folder: first.root)
+        let numbers = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<200 {
+                group.addTask { try await (index % 2 == 0 ? first : second).reserveImageNumber() }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(Set(numbers).count == 200)
+    }
+
     @Test("a damaged record file is reported as a store failure naming the file")
     func damagedRecord() async throws {
         let store = try await Self.factory.makeStore() as! FileSystemImageStore
