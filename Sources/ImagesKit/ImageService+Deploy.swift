@@ -49,7 +49,7 @@ extension ImageService {
         }
     }
 
-    /// Deploys an image to a new disk file, which is removed again if the deploy fails.
+    /// Deploys an image to a new disk file, which appears at `path` only once it is complete.
     ///
     /// - Parameters:
     ///   - id: The available image.
@@ -65,13 +65,39 @@ extension ImageService {
         let (record, content) = try await availableContent(id)
         let size = byteCount ?? content.uncompressedByteCount
         try checkFits(content, size, record.image)
-        let disk = try FileDisk.create(path: path, byteCount: size)
+        guard access(path, F_OK) != 0 else {
+            throw ImagesKitError(
+                .ioFailure, "\(path) already exists; deploy onto it as an existing disk or choose a new path",
+                context: ["path": path])
+        }
+        let partial = Self.partialPath(for: path)
+        let disk = try FileDisk.create(path: partial, byteCount: size)
         do {
-            return try await writeImage(record, content, onto: disk, progress ?? { _ in })
+            let outcome = try await writeImage(record, content, onto: disk, progress ?? { _ in })
+            try Self.publish(partial, as: path)
+            return outcome
         } catch {
-            unlink(path)
+            unlink(partial)
             throw Self.publicError(error)
         }
+    }
+
+    /// A hidden name beside `path` for a disk being written, so an interrupted deploy never
+    /// leaves a half-written disk under the name asked for.
+    static func partialPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let name = ".\(url.lastPathComponent).imageskit-partial-\(UUID().uuidString)"
+        return url.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Gives the finished disk its name, refusing to replace a file that appeared meanwhile.
+    static func publish(_ partial: String, as path: String) throws {
+        guard link(partial, path) == 0 else {
+            throw ImagesKitError.io(
+                "can't give the deployed disk its name \(path); check nothing else created it meanwhile",
+                call: "link", errno: errno, path: path)
+        }
+        unlink(partial)
     }
 
     /// Writes an image as a standard compressed file (`.img.gz` for gzip), checking its SHA-256.
