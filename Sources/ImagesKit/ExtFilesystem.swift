@@ -105,7 +105,8 @@ extension ExtFilesystem {
     /// Why the on-disk bitmaps can't be trusted yet, or nil when the filesystem is clean.
     var uncleanReason: String? {
         if layout.features.contains(.needsRecovery) {
-            return "its journal holds changes not yet written to the filesystem (it was not cleanly unmounted)"
+            return "its journal holds changes not yet written to the filesystem "
+                + "(it is mounted, or was not cleanly unmounted)"
         }
         if state & 0x0002 != 0 { return "the kernel recorded errors in it" }
         if state & 0x0001 == 0 { return "it is mounted or was not cleanly unmounted" }
