@@ -20,9 +20,6 @@ public protocol DiskSource: Sendable {
 
 /// A disk to deploy onto: readable, writable, and resizable where its kind allows.
 public protocol DiskTarget: DiskSource {
-    /// Whether ``resize(to:)`` can change the size (true for files, false for block devices).
-    var isResizable: Bool { get }
-
     /// Writes `bytes` at `offset`.
     ///
     /// - Throws: ``ImagesKitError`` with `io_failure`.

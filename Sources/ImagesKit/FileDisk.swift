@@ -83,9 +83,6 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
         return end < 0 ? 0 : UInt64(end)
     }
 
-    /// Whether the size can change: true for files, false for block devices.
-    public var isResizable: Bool { !isBlockDevice }
-
     /// Reads up to `buffer.count` bytes at `offset`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         while true {

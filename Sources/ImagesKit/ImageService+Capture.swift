@@ -52,7 +52,7 @@ extension ImageService {
         let filesystem = try await capturableFilesystem(on: disk, for: .private(number))
         let label = request.label ?? ImageRules.label(derivedFrom: filesystem.label ?? disk.name, fallback: "disk")
 
-        let image = try await newImage(
+        let image = newImage(
             number: number, label: label, description: request.description, tags: tags,
             cloudInit: request.cloudInit, createdBy: request.createdBy, status: .creating,
             size: Image.megabytes(disk.byteCount))

@@ -82,8 +82,8 @@ extension ImageService {
         }
     }
 
-    /// A hidden name beside `path` for a disk being written, so an interrupted deploy never
-    /// leaves a half-written disk under the name asked for.
+    /// A hidden name beside `path` for a disk or export being written, so an interrupted one
+    /// never leaves a half-written file under the name asked for.
     static func partialPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let name = ".\(url.lastPathComponent).imageskit-partial-\(UUID().uuidString)"
@@ -110,16 +110,16 @@ extension ImageService {
     /// - Throws: ``ImagesKitError``: `digest_mismatch`, `corrupt_data`, `invalid_state`, `io_failure`.
     public func export(_ id: ImageID, to path: String, progress: ProgressHandler? = nil) async throws {
         let (_, content) = try await availableContent(id)
-        let partial = path + ".partial-\(UUID().uuidString)"
+        let partial = Self.partialPath(for: path)
         do {
             let output = try FileDisk.create(path: partial, byteCount: 0)
             let check = try ContentCheck(content, compressor)
             try await streamContent(id, content) { bytes, offset in
                 try bytes.withUnsafeBytes { try output.write($0, at: offset) }
                 try check.take(bytes)
+                let done = offset + UInt64(bytes.count)
                 progress?(
-                    OperationProgress(
-                        phase: .exporting, completedBytes: offset, totalBytes: content.compressedByteCount))
+                    OperationProgress(phase: .exporting, completedBytes: done, totalBytes: content.compressedByteCount))
             }
             try check.finish()
             try output.synchronize()
@@ -205,34 +205,35 @@ extension ImageService {
         try check.finish()
         try writer.finish()
         try target.synchronize()
-        let grown = try await growIfSafe(target, content, progress)
-        let filesystem =
-            grown ? try DiskProbe.capturableFilesystem(on: target).byteCount : content.uncompressedByteCount
+        let grownTo = try await growIfSafe(target, content, progress)
         return DeployOutcome(
-            image: record.image.id, diskByteCount: target.byteCount, filesystemByteCount: filesystem,
-            filesystemGrown: grown)
+            image: record.image.id, diskByteCount: target.byteCount,
+            filesystemByteCount: grownTo ?? content.uncompressedByteCount, filesystemGrown: grownTo != nil)
     }
 
     /// Grows an ext3/ext4 filesystem to fill the disk, unless its features make that unsafe.
+    ///
+    /// - Returns: The filesystem's size once it fills the disk, or `nil` when it was left as is.
     private func growIfSafe(
         _ target: some DiskTarget, _ content: ImageContent, _ progress: ProgressHandler
-    ) async throws -> Bool {
+    ) async throws -> UInt64? {
         guard content.isExtFilesystem, case .ext(let filesystem) = try DiskProbe.identify(target) else {
-            return false
+            return nil
         }
         if filesystem.isBigalloc {
             logger.warning("bigalloc filesystem keeps its size; e2fsprogs can't grow it safely", ["disk": target.name])
-            return false
+            return nil
         }
         let blockCount = target.byteCount / UInt64(filesystem.blockSize)
-        guard blockCount > filesystem.blockCount else { return true }
+        let filledBytes = blockCount * UInt64(filesystem.blockSize)
+        guard blockCount > filesystem.blockCount else { return filesystem.byteCount }
         progress(OperationProgress(phase: .growing, completedBytes: 0, totalBytes: nil))
         let tools = configuration.e2fsprogs
         try await target.withFilePath { path in
             try await tools.checkAndRepair(path)
             try await tools.grow(path, toBlockCount: blockCount)
         }
-        return true
+        return filledBytes
     }
 
     private func streamContent(

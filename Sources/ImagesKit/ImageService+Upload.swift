@@ -49,8 +49,9 @@ extension ImageService {
         let tags = try ImageRules.normalizedTags(request.tags)
         try Self.validateRegion(request.region)
 
-        let image = try await newImage(
-            label: request.label, description: request.description, tags: tags, cloudInit: request.cloudInit,
+        let image = newImage(
+            number: try await store.reserveImageNumber(), label: request.label, description: request.description,
+            tags: tags, cloudInit: request.cloudInit,
             createdBy: request.createdBy, status: .pendingUpload, size: 0)
         let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
         try await store.save(StoredImage(image: image, homeRegion: request.region, uploadDeadline: deadline))

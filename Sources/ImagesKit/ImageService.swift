@@ -204,15 +204,9 @@ extension ImageService {
     }
 
     func newImage(
-        number reserved: Int? = nil, label: String, description: String?, tags: [String], cloudInit: Bool,
+        number: Int, label: String, description: String?, tags: [String], cloudInit: Bool,
         createdBy: String?, status: ImageStatus, size: Int
-    ) async throws -> Image {
-        let number: Int
-        if let reserved {
-            number = reserved
-        } else {
-            number = try await store.reserveImageNumber()
-        }
+    ) -> Image {
         let time = now()
         return Image(
             id: .private(number), label: label, description: description, created: time, createdBy: createdBy,

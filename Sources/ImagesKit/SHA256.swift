@@ -25,20 +25,6 @@ public final class SHA256Digest {
         EVP_DigestUpdate(context, bytes.baseAddress, bytes.count)
     }
 
-    /// Adds `count` zero bytes to the digest without allocating them all.
-    ///
-    /// - Parameter count: How many zero bytes.
-    public func updateWithZeros(count: UInt64) {
-        var remaining = count
-        Self.zeroPage.withUnsafeBytes { page in
-            while remaining > 0 {
-                let step = Int(min(UInt64(page.count), remaining))
-                update(UnsafeRawBufferPointer(rebasing: page[..<step]))
-                remaining -= UInt64(step)
-            }
-        }
-    }
-
     /// Ends the digest and returns it as 64 lowercase hexadecimal digits.
     ///
     /// - Returns: The SHA-256 in hexadecimal.
@@ -60,8 +46,6 @@ public final class SHA256Digest {
         bytes.withUnsafeBytes { digest.update($0) }
         return digest.finalize()
     }
-
-    private static let zeroPage = [UInt8](repeating: 0, count: 1 << 16)
 
     private func release() {
         if let context {

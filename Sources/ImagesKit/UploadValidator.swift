@@ -41,9 +41,6 @@ final class UploadValidator {
 
     /// Ends the upload; returns the facts of the content.
     func finish() throws -> ImageContent {
-        if receivedBytes == 0 {
-            throw ImagesKitError(.emptyInput, "the upload is empty; send a raw disk image compressed with gzip")
-        }
         if !formatChecked && head.count >= compressor.format.magic.count { throw notInFormat() }
         try decoder.finish()
         guard decoder.outputByteCount > 0 else {

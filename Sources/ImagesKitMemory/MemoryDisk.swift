@@ -44,9 +44,6 @@ public final class MemoryDisk: DiskTarget {
     /// The disk's size in bytes.
     public var byteCount: UInt64 { state.withLock { $0.byteCount } }
 
-    /// Always true: a memory disk can take any size.
-    public var isResizable: Bool { true }
-
     /// Reads up to `buffer.count` bytes at `offset`; unwritten bytes read as zero.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         state.withLock { state in

@@ -120,6 +120,6 @@ struct LifecycleTests {
         #expect(try await sandbox.filesystemByteCount(raw) == (try sandbox.fileSize(raw)))
         try await sandbox.expectHoldsSampleFiles(raw)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: sandbox.folder.path)
-        #expect(!leftovers.contains { $0.contains(".partial") })
+        #expect(!leftovers.contains { $0.contains("partial") })
     }
 }
