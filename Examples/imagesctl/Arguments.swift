@@ -1,3 +1,6 @@
+import Foundation
+import ImagesKit
+
 /// The command line split into a command, its positional words and its options.
 struct Arguments {
     var command: String?
@@ -7,7 +10,8 @@ struct Arguments {
 
     static let flagNames: Set<String> = ["--json", "--cloud-init", "--help"]
     static let optionNames: Set<String> = [
-        "--store", "--label", "--region", "--description", "--tag", "--size",
+        "--store", "--label", "--region", "--description", "--tag", "--size", "--now", "--active-hours",
+        "--image", "--from", "--to", "--status", "--type",
     ]
 
     init(_ words: [String]) throws {
@@ -83,5 +87,40 @@ enum SizeArgument {
         let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { throw UsageError("size '\(text)' is too large") }
         return bytes
+    }
+}
+
+/// Times as ISO 8601: `2026-12-04T15:09:43` (UTC), with an optional `Z` or offset such as
+/// `+02:00`, or a bare date `2026-12-04` for its midnight, UTC.
+enum TimeArgument {
+    static func parse(_ text: String, option: String) throws -> Date {
+        if let date = APITimestamp.parse(text) { return date }
+        if text.count == 10, let date = APITimestamp.parse(text + "T00:00:00") { return date }
+        let zoned = ISO8601DateFormatter()
+        if let date = zoned.date(from: text) { return APITimestamp.wholeSeconds(date) }
+        zoned.formatOptions.insert(.withFractionalSeconds)
+        if let date = zoned.date(from: text) { return APITimestamp.wholeSeconds(date) }
+        throw UsageError("\(option) '\(text)' is not a time such as 2026-12-04T15:09:43 or a date such as 2026-12-04")
+    }
+}
+
+/// Hours as a decimal number (`12`, `11.5`) or hours and minutes (`11:59`), as whole seconds.
+enum HoursArgument {
+    static func parse(_ text: String) throws -> TimeInterval {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]), hours >= 0,
+            (0..<60).contains(minutes)
+        {
+            return TimeInterval(hours * 3600 + minutes * 60)
+        }
+        guard parts.count == 1, let hours = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+            hours >= 0, hours <= 1_000_000, text.allSatisfy({ $0.isNumber || $0 == "." })
+        else {
+            throw UsageError("--active-hours '\(text)' is not a number of hours such as 12, 11.5 or 11:59")
+        }
+        var seconds = hours * 3600
+        var whole = Decimal()
+        NSDecimalRound(&whole, &seconds, 0, .plain)
+        return TimeInterval(NSDecimalNumber(decimal: whole).int64Value)
     }
 }

@@ -7,18 +7,27 @@ import ImagesKitGzip
 @main
 enum Imagesctl {
     static let usage = """
-        usage: imagesctl [--store DIR] [--json] COMMAND
+        usage: imagesctl [--store DIR] [--json] [--now TIME] COMMAND
 
           capture DISK [--label L] [--region R] [--description D] [--tag T]... [--cloud-init]
           upload FILE.img.gz --label L --region R [--description D] [--tag T]... [--cloud-init]
-          list
+          list [--label TEXT] [--status S] [--type manual|automatic] [--tag T]...
           show ID
           update ID [--label L] [--description D] [--tag T]...
           delete ID
           deploy ID TARGET [--size SIZE]   makes TARGET at SIZE if missing, rebuilds it if present
           export ID OUT.img.gz
+          server-delete --label L --active-hours H [--region R] DISK...
+                                           keeps a deleted server's ext3/ext4 disks as recovery images
+          expire                           removes expired recovery images and closed upload windows
+          replicate ID REGION...           the complete set of regions the image should be in
+          events [--image ID]
+          bill --from TIME --to TIME       the invoice for the period; TO is not included
 
         SIZE takes K, M, G or T suffixes in powers of 1024 (1500M is 1500 MiB).
+        TIME is ISO 8601 such as 2026-12-04T15:09:43 (UTC unless it has a Z or offset), or a
+        date such as 2026-12-01 for its midnight UTC. --now makes the clock read TIME.
+        H is hours such as 12, 11.5 or 11:59 (hours:minutes).
         The store defaults to $XDG_DATA_HOME/imageskit, else ~/.local/share/imageskit.
         """
 
@@ -43,11 +52,21 @@ enum Imagesctl {
             print(usage)
             return
         }
-        let store = try FileSystemImageStore(folder: try storeFolder(arguments))
-        let service = ImageService(store: store, compressor: GzipCompressor())
+        let folder = try storeFolder(arguments)
+        let store = try FileSystemImageStore(folder: folder)
+        let billing = MeteredBilling(ledger: FileUsageLedger(file: folder.appendingPathComponent("usage.jsonl")))
+        let service = ImageService(
+            store: store, compressor: GzipCompressor(), billing: billing, clock: try clock(arguments))
         let session = Session(
-            service: service, arguments: arguments, output: Output(json: arguments.flags.contains("--json")))
+            service: service, billing: billing, arguments: arguments,
+            output: Output(json: arguments.flags.contains("--json")))
         try await session.run()
+    }
+
+    /// The system clock, or a clock stopped at `--now`.
+    static func clock(_ arguments: Arguments) throws -> any ImagesClock {
+        guard let text = try arguments.value("--now") else { return SystemClock() }
+        return FixedClock(time: try TimeArgument.parse(text, option: "--now"))
     }
 
     static func storeFolder(_ arguments: Arguments) throws -> URL {
@@ -83,4 +102,11 @@ enum Imagesctl {
         source.resume()
         return source
     }
+}
+
+/// A clock that always reads the same time.
+struct FixedClock: ImagesClock {
+    let time: Date
+
+    func now() -> Date { time }
 }

@@ -43,6 +43,44 @@ struct Output {
         if !json { print(text) }
     }
 
+    /// A line on standard error, in both modes, for what went wrong without failing the command.
+    func note(_ text: String) {
+        FileHandle.standardError.write(Data("imagesctl: \(Self.printable(text))\n".utf8))
+    }
+
+    func events(_ events: [ImageEvent]) throws {
+        if json { return try printJSON(ListEnvelope(data: events)) }
+        guard !events.isEmpty else { return print("no events") }
+        for event in events {
+            let columns = [
+                APITimestamp.format(event.created),
+                "\(event.entity)".padding(toLength: 12, withPad: " ", startingAt: 0),
+                event.action.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0),
+                event.status.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0),
+                Self.printable(event.message ?? ""),
+            ]
+            print(columns.joined(separator: " "))
+        }
+    }
+
+    func invoice(_ invoice: Invoice) throws {
+        if json { return try printJSON(invoice) }
+        print(
+            "invoice for \(APITimestamp.format(invoice.from)) to \(APITimestamp.format(invoice.to)), \(invoice.currency)"
+        )
+        for line in invoice.lines {
+            let columns = [
+                "\(line.image)".padding(toLength: 12, withPad: " ", startingAt: 0),
+                Self.printable(line.region).padding(toLength: 14, withPad: " ", startingAt: 0),
+                "\(line.hours) h".padding(toLength: 9, withPad: " ", startingAt: 0),
+                "\(line.gigabytes) GB".padding(toLength: 12, withPad: " ", startingAt: 0),
+                Invoice.format(line.amount),
+            ]
+            print(columns.joined(separator: " "))
+        }
+        print("total \(Invoice.format(invoice.total)) \(invoice.currency)")
+    }
+
     func printJSON(_ value: some Encodable) throws {
         let data = try APIJSON.encoder(pretty: true).encode(value)
         print(String(decoding: data, as: UTF8.self))
@@ -103,5 +141,18 @@ final class ProgressBar: @unchecked Sendable {
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
         let whole = String(format: "%.1f MB", Double(total) / 1e6)
         return String(format: "[%@] %3d%% %@ %@ of %@", bar, Int(fraction * 100), progress.phase.rawValue, done, whole)
+    }
+}
+
+/// The public API's list envelope around any kind of item.
+struct ListEnvelope<Item: Encodable>: Encodable {
+    let data: [Item]
+    let page = 1
+    let pages = 1
+    let results: Int
+
+    init(data: [Item]) {
+        self.data = data
+        self.results = data.count
     }
 }

@@ -4,6 +4,7 @@ import ImagesKit
 /// One run of a command against a service.
 struct Session {
     let service: ImageService
+    let billing: MeteredBilling
     let arguments: Arguments
     let output: Output
     let bar = ProgressBar()
@@ -18,35 +19,63 @@ struct Session {
         case "delete": try await delete()
         case "deploy": try await deploy()
         case "export": try await export()
+        case "server-delete": try await serverDelete()
+        case "expire": try await expire()
+        case "replicate": try await replicate()
+        case "events": try await events()
+        case "bill": try await bill(billing, account: service.configuration.account)
         default: throw UsageError("unknown command \(arguments.command ?? ""); run imagesctl --help")
         }
     }
 
-    private var progress: ProgressHandler {
+    var progress: ProgressHandler {
         let bar = self.bar
         return { bar.report($0) }
     }
 
-    private func imageID(_ position: Int = 0) throws -> ImageID {
+    func imageID(_ position: Int = 0) throws -> ImageID {
         guard position < arguments.positional.count else {
             throw UsageError("\(arguments.command!) needs an image id; run imagesctl --help")
         }
-        let text = arguments.positional[position]
+        return try Self.parseImageID(arguments.positional[position])
+    }
+
+    static func parseImageID(_ text: String) throws -> ImageID {
         if let id = ImageID(text) { return id }
         if let number = Int(text), number > 0 { return .private(number) }
         throw UsageError("'\(text)' is not an image id such as private/12")
     }
 
+    /// Lists every matching image, all pages gathered into one envelope.
     private func list() async throws {
         _ = try arguments.positional(0, "no arguments")
-        var page = try await service.images(ImageQuery(pageSize: 500))
-        guard !output.json else { return try output.list(page) }
+        var query = try listQuery()
+        var page = try await service.images(query)
         var images = page.data
         while page.page < page.pages {
-            page = try await service.images(ImageQuery(page: page.page + 1, pageSize: 500))
+            query.page = page.page + 1
+            page = try await service.images(query)
             images += page.data
         }
         try output.list(ImagePage(data: images, page: 1, pages: 1, results: images.count))
+    }
+
+    private func listQuery() throws -> ImageQuery {
+        let status = try arguments.value("--status").map { text in
+            guard let status = ImageStatus(rawValue: text) else {
+                throw UsageError("--status takes creating, pending_upload or available; got '\(text)'")
+            }
+            return status
+        }
+        let type = try arguments.value("--type").map { text in
+            guard let type = ImageType(rawValue: text) else {
+                throw UsageError("--type takes manual or automatic; got '\(text)'")
+            }
+            return type
+        }
+        return ImageQuery(
+            pageSize: 500, label: try arguments.value("--label"), status: status, type: type,
+            tags: arguments.values("--tag"))
     }
 
     private func show() async throws {

@@ -76,58 +76,6 @@ public struct ImagesLogger: Sendable {
     }
 }
 
-/// A fact billing needs: an image's copy in a region began or ended.
-public struct UsageRecord: Hashable, Sendable {
-    /// Whether the copy began or ended.
-    public enum Kind: String, Sendable {
-        /// The copy became available and starts accruing.
-        case started
-        /// The copy was removed and stops accruing.
-        case ended
-    }
-
-    /// Began or ended.
-    public var kind: Kind
-    /// The image.
-    public var image: ImageID
-    /// The region of the copy.
-    public var region: String
-    /// Uncompressed bytes billed.
-    public var byteCount: UInt64
-    /// Manual images are billed; recovery images are free.
-    public var type: ImageType
-    /// When it happened.
-    public var time: Date
-
-    /// Creates a usage record.
-    public init(kind: Kind, image: ImageID, region: String, byteCount: UInt64, type: ImageType, time: Date) {
-        self.kind = kind
-        self.image = image
-        self.region = region
-        self.byteCount = byteCount
-        self.type = type
-        self.time = time
-    }
-}
-
-/// Receives what is needed to charge for stored images.
-public protocol Billing: Sendable {
-    /// Records that a copy began or ended.
-    ///
-    /// - Parameter usage: The fact.
-    /// - Throws: Whatever the billing backend reports; the service logs it and goes on.
-    func record(_ usage: UsageRecord) async throws
-}
-
-/// Billing that records nothing.
-public struct NoBilling: Billing {
-    /// Creates the do-nothing billing.
-    public init() {}
-
-    /// Does nothing.
-    public func record(_ usage: UsageRecord) async throws {}
-}
-
 /// How far a long operation has got.
 public struct OperationProgress: Hashable, Sendable {
     /// The step of the operation.
@@ -148,6 +96,8 @@ public struct OperationProgress: Hashable, Sendable {
         case growing
         /// Writing an exported file.
         case exporting
+        /// Copying an image to another region.
+        case replicating
     }
 
     /// The current step.

@@ -12,11 +12,13 @@ public struct ImageQuery: Hashable, Sendable {
     public var type: ImageType?
     /// Only images carrying every one of these tags.
     public var tags: [String] = []
+    /// Only images whose `size`, in MB, is in this range.
+    public var size: ClosedRange<Int>?
 
     /// Creates a query for the first page of all images.
     public init(
         page: Int = 1, pageSize: Int = 100, label: String? = nil, status: ImageStatus? = nil,
-        type: ImageType? = nil, tags: [String] = []
+        type: ImageType? = nil, tags: [String] = [], size: ClosedRange<Int>? = nil
     ) {
         self.page = page
         self.pageSize = pageSize
@@ -24,6 +26,7 @@ public struct ImageQuery: Hashable, Sendable {
         self.status = status
         self.type = type
         self.tags = tags
+        self.size = size
     }
 
     /// Whether an image passes the filters.
@@ -31,6 +34,7 @@ public struct ImageQuery: Hashable, Sendable {
         if let label, !image.label.lowercased().contains(label.lowercased()) { return false }
         if let status, image.status != status { return false }
         if let type, image.type != type { return false }
+        if let size, !size.contains(image.size) { return false }
         return tags.allSatisfy(image.tags.contains)
     }
 

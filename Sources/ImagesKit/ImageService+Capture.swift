@@ -45,26 +45,35 @@ extension ImageService {
     public func capture(
         _ request: CaptureRequest, from disk: some DiskSource, progress: ProgressHandler? = nil
     ) async throws -> Image {
-        if let label = request.label { try ImageRules.validateLabel(label) }
-        try ImageRules.validateDescription(request.description)
-        let tags = try ImageRules.normalizedTags(request.tags)
-        let number = try await store.reserveImageNumber()
-        let filesystem = try await capturableFilesystem(on: disk, for: .private(number))
-        let label = request.label ?? ImageRules.label(derivedFrom: filesystem.label ?? disk.name, fallback: "disk")
+        let fields = try ImageFields(
+            label: request.label, description: request.description, tags: request.tags,
+            cloudInit: request.cloudInit, createdBy: request.createdBy)
+        return try await capture(fields, region: request.region, from: disk, progress: progress ?? { _ in })
+    }
 
+    /// Captures a disk as a manual or recovery image, as `fields` say.
+    ///
+    /// Manual images are held to the account's quotas and the per-image limit; recovery images
+    /// are not, so nothing of a deleted server is refused for its size.
+    func capture(
+        _ fields: ImageFields, region: String?, diskLabel: String? = nil, from disk: some DiskSource,
+        progress: ProgressHandler
+    ) async throws -> Image {
+        let number = try await store.reserveImageNumber()
+        let filesystem = try await capturableFilesystem(on: disk, for: .private(number), fields.type)
         let image = newImage(
-            number: number, label: label, description: request.description, tags: tags,
-            cloudInit: request.cloudInit, createdBy: request.createdBy, status: .creating,
-            size: Image.megabytes(disk.byteCount))
-        let record = StoredImage(image: image, homeRegion: request.region ?? store.defaultRegion)
+            number: number, fields, label: fields.label ?? Self.label(for: filesystem, on: disk, diskLabel),
+            status: .creating, size: Image.megabytes(disk.byteCount))
+        let record = StoredImage(image: image, homeRegion: region ?? store.defaultRegion)
         // Claimed before the record is visible, so no update or delete can slip in before the commit.
         return try await exclusively(image.id) {
-            try await store.save(record)
+            defer { releaseClaim(image.id) }
+            try await admitCapture(record, claiming: filesystem.usedByteCount)
             await recordEvent(.diskImagize, image.id, .started, nil)
             logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
 
             do {
-                let finished = try await runCapture(record, filesystem, disk, progress ?? { _ in })
+                let finished = try await runCapture(record, filesystem, disk, progress)
                 await recordEvent(.diskImagize, image.id, .finished, nil)
                 await reportUsage(.started, finished)
                 return finished.image
@@ -74,12 +83,32 @@ extension ImageService {
         }
     }
 
+    /// The label a capture without one gets: the disk's label from the caller, else the
+    /// filesystem's volume label, else the disk's name.
+    private static func label(for filesystem: ExtFilesystem, on disk: some DiskSource, _ diskLabel: String?) -> String {
+        ImageRules.label(derivedFrom: diskLabel ?? filesystem.label ?? disk.name, fallback: "disk")
+    }
+
+    /// Saves the `creating` record once the quotas allow it, or records why the capture failed.
+    private func admitCapture(_ record: StoredImage, claiming bytes: UInt64) async throws {
+        do {
+            try await admit(record, claiming: bytes)
+        } catch {
+            await recordEvent(.diskImagize, record.image.id, .failed, Self.publicError(error).message)
+            throw error
+        }
+    }
+
     /// Finds the filesystem to capture, or records why the capture of image `id` failed; the
     /// refused capture stores nothing but its failed event.
-    private func capturableFilesystem(on disk: some DiskSource, for id: ImageID) async throws -> ExtFilesystem {
+    private func capturableFilesystem(
+        on disk: some DiskSource, for id: ImageID, _ type: ImageType
+    ) async throws -> ExtFilesystem {
         do {
             let filesystem = try DiskProbe.capturableFilesystem(on: disk)
-            try checkImageLimit(usedBytes: filesystem.usedByteCount, what: "the disk's used data")
+            if type == .manual {
+                try checkImageLimit(usedBytes: filesystem.usedByteCount, what: "the disk's used data")
+            }
             return filesystem
         } catch {
             await recordEvent(.diskImagize, id, .failed, Self.publicError(error).message)
@@ -106,11 +135,18 @@ extension ImageService {
         let working = try FileDisk.create(path: scratch.path("filesystem.img"), byteCount: filesystem.byteCount)
         try await copyUsedBlocks(of: filesystem, from: disk, to: working, progress)
         let minimal = try await shrink(working, filesystem, progress)
-        try checkImageLimit(usedBytes: minimal.byteCount, what: "the shrunk filesystem")
+        if record.image.type == .manual {
+            try checkImageLimit(usedBytes: minimal.byteCount, what: "the shrunk filesystem")
+        }
 
         let content = try await storeImage(of: minimal, on: working, for: record.image.id, progress)
         let finished = availableRecord(record, content: content.facts)
-        try await content.writer.commit(finished)
+        do {
+            try await commitAdmitted(content.writer, finished)
+        } catch {
+            await content.writer.abort()
+            throw error
+        }
         return finished
     }
 

@@ -42,19 +42,22 @@ extension ImageService {
     ///
     /// - Parameter request: Label, region, description, tags.
     /// - Returns: The pending image and its upload deadline.
-    /// - Throws: ``ImagesKitError`` with `invalid_argument`.
+    /// The pending image counts toward the account's image quota at once.
+    /// - Throws: ``ImagesKitError`` with `invalid_argument`, or `quota_exceeded` when the account
+    ///   has as many manual images as it may or no storage left.
     public func createUpload(_ request: UploadRequest) async throws -> PendingUpload {
-        try ImageRules.validateLabel(request.label)
-        try ImageRules.validateDescription(request.description)
-        let tags = try ImageRules.normalizedTags(request.tags)
+        let fields = try ImageFields(
+            label: request.label, description: request.description, tags: request.tags,
+            cloudInit: request.cloudInit, createdBy: request.createdBy)
         try Self.validateRegion(request.region)
+        try replication.checkServes(request.region)
 
         let image = newImage(
-            number: try await store.reserveImageNumber(), label: request.label, description: request.description,
-            tags: tags, cloudInit: request.cloudInit,
-            createdBy: request.createdBy, status: .pendingUpload, size: 0)
+            number: try await store.reserveImageNumber(), fields, label: request.label, status: .pendingUpload,
+            size: 0)
         let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
-        try await store.save(StoredImage(image: image, homeRegion: request.region, uploadDeadline: deadline))
+        try await admit(
+            StoredImage(image: image, homeRegion: request.region, uploadDeadline: deadline), claiming: 0)
         await recordEvent(.imageUpload, image.id, .started, nil)
         return PendingUpload(image: image, deadline: deadline)
     }
@@ -71,7 +74,7 @@ extension ImageService {
     /// - Returns: The available image.
     /// - Throws: ``ImagesKitError``: `corrupt_data`, `truncated_data`, `trailing_data`,
     ///   `unsupported_format`, `empty_input`, `upload_too_large`, `image_too_large`,
-    ///   `upload_window_expired`, `invalid_state`, `conflict`, `cancelled`.
+    ///   `quota_exceeded`, `upload_window_expired`, `invalid_state`, `conflict`, `cancelled`.
     public func upload<Bytes: AsyncSequence>(
         _ id: ImageID, bytes: Bytes, progress: ProgressHandler? = nil
     ) async throws -> Image where Bytes.Element == [UInt8] {
@@ -129,9 +132,8 @@ extension ImageService {
             throw ImagesKitError(
                 .invalidState, "\(id) is \(record.image.status.rawValue), not pending_upload; create a new upload")
         }
-        if let deadline = record.uploadDeadline, now() > deadline {
-            try await store.remove(id)
-            await recordEvent(.imageUpload, id, .failed, "upload window expired")
+        if let deadline = record.uploadDeadline, now() >= deadline {
+            try await expireUploadWindow(record)
             throw ImagesKitError(
                 .uploadWindowExpired,
                 "the upload window of \(id) closed at \(APITimestamp.format(deadline)); "
@@ -145,7 +147,9 @@ extension ImageService {
     ) async throws -> StoredImage where Bytes.Element == [UInt8] {
         let writer = DigestingContentWriter(try await store.beginContent(for: record.image.id))
         do {
-            let validator = try UploadValidator(compressor: compressor, limits: configuration.limits)
+            let budget = try await uploadBudget(for: record.image.id)
+            let validator = try UploadValidator(
+                compressor: compressor, limits: configuration.limits, quotaBytes: budget)
             for try await chunk in bytes {
                 try Task.checkCancellation()
                 let accepted = try validator.take(chunk)
@@ -157,7 +161,7 @@ extension ImageService {
             var facts = try validator.finish()
             facts.storedSHA256 = writer.storedSHA256
             let finished = availableRecord(record, content: facts)
-            try await writer.commit(finished)
+            try await commitAdmitted(writer, finished)
             return finished
         } catch {
             await writer.abort()

@@ -1,44 +1,14 @@
 import Foundation
 import Synchronization
 
-/// Limits the service enforces; the defaults are the product's, an application may raise them.
-public struct ImageLimits: Hashable, Sendable {
-    /// The most uncompressed bytes one image may hold (6 GB).
-    public var imageBytes: UInt64 = 6_000_000_000
-    /// The most compressed bytes one upload file may hold (5 GiB).
-    public var uploadBytes: UInt64 = 5 << 30
-
-    /// Creates limits with the product's defaults.
-    public init(imageBytes: UInt64 = 6_000_000_000, uploadBytes: UInt64 = 5 << 30) {
-        self.imageBytes = imageBytes
-        self.uploadBytes = uploadBytes
-    }
-}
-
-/// How the service works: limits, compression level, scratch space, tools.
-public struct ImageServiceConfiguration: Sendable {
-    /// The limits enforced on captures and uploads.
-    public var limits = ImageLimits()
-    /// The compression level captures use, 1 to 9.
-    public var compressionLevel = 6
-    /// How long a `pending_upload` image waits for its file.
-    public var uploadWindow: TimeInterval = 24 * 3600
-    /// Where captures stage their working copy of a filesystem.
-    public var scratchDirectory: String = NSTemporaryDirectory()
-    /// The e2fsprogs tools used to check, shrink and grow filesystems.
-    public var e2fsprogs = E2fsprogs()
-    /// The size of the pieces data moves in, in bytes.
-    public var chunkSize = 1 << 20
-
-    /// Creates the default configuration.
-    public init() {}
-}
-
-/// Runs the image lifecycle: capture, upload, get, list, update, delete, export and deploy.
+/// Runs one account's images: capture, upload, get, list, update, delete, replicate, expire,
+/// recovery images, export and deploy, under the product's rules and limits.
 ///
-/// The service takes its store, codec, billing, clock and logger at initialisation and keeps no
-/// other state: everything lives in the store. Long operations report progress and stop
-/// promptly when their task is cancelled, leaving nothing half-made behind.
+/// The service takes its store, codec, billing, replication, clock and logger at initialisation
+/// and keeps no other lasting state: everything lives in the store. Long operations report
+/// progress and stop promptly when their task is cancelled, leaving nothing half-made behind.
+/// One service serves one account; an application with many accounts makes one per account,
+/// each with its own store (or key prefix) and limits.
 public final class ImageService: Sendable {
     /// Where records and content live.
     public let store: any ImageStore
@@ -46,6 +16,8 @@ public final class ImageService: Sendable {
     public let compressor: any Compressor
     /// Where usage is reported.
     public let billing: any Billing
+    /// Places and removes the copies of images in regions.
+    public let replication: any RegionReplication
     /// The source of the current time.
     public let clock: any ImagesClock
     /// Where log messages go.
@@ -54,6 +26,11 @@ public final class ImageService: Sendable {
     public let configuration: ImageServiceConfiguration
 
     let operationsInFlight = Mutex<Set<ImageID>>([])
+    /// Serialises quota checks with the saves that follow them.
+    let admission = AsyncLock()
+    /// Bytes claimed by manual captures that have not committed yet.
+    let quotaClaims = Mutex<[ImageID: UInt64]>([:])
+    let broadcast = EventBroadcast()
 
     /// Creates a service.
     ///
@@ -61,6 +38,7 @@ public final class ImageService: Sendable {
     ///   - store: Where records and content live.
     ///   - compressor: The codec images are kept in; uploads must be in its format.
     ///   - billing: Where usage is reported; by default nowhere.
+    ///   - replication: Places copies in regions; by default `store` serves every region.
     ///   - clock: The source of the current time; by default the system clock.
     ///   - logger: Where log messages go; by default nowhere.
     ///   - configuration: Limits and tuning.
@@ -68,6 +46,7 @@ public final class ImageService: Sendable {
         store: any ImageStore,
         compressor: any Compressor,
         billing: any Billing = NoBilling(),
+        replication: any RegionReplication = SharedStoreReplication(),
         clock: any ImagesClock = SystemClock(),
         logger: ImagesLogger = .silent,
         configuration: ImageServiceConfiguration = ImageServiceConfiguration()
@@ -75,16 +54,25 @@ public final class ImageService: Sendable {
         self.store = store
         self.compressor = compressor
         self.billing = billing
+        self.replication = replication
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
     }
 
+    deinit {
+        broadcast.finishAll()
+    }
+
     /// Returns the image with the given id.
     ///
-    /// - Throws: ``ImagesKitError`` with `image_not_found`.
+    /// - Throws: ``ImagesKitError`` with `image_not_found`, also for public `linode/...` ids,
+    ///   which this service does not hold.
     public func image(_ id: ImageID) async throws -> Image {
-        try await storedImage(id).image
+        guard case .private = id, let record = try await store.record(id) else {
+            throw ImagesKitError.notFound(id)
+        }
+        return record.image
     }
 
     /// Returns one page of the account's images, filtered and ordered by id.
@@ -120,13 +108,12 @@ public final class ImageService: Sendable {
     /// Deletes an image and every regional copy; this can't be undone.
     ///
     /// - Throws: ``ImagesKitError`` with `image_not_found`, `not_modifiable`, or `conflict` while a
-    ///   capture or upload of the image runs.
+    ///   capture, upload or replication of the image runs.
     public func delete(_ id: ImageID) async throws {
         try await exclusively(id) {
             let record = try await storedImage(id)
-            try await store.remove(id)
+            try await removeEverywhere(record)
             await recordEvent(.imageDelete, id, .finished, nil)
-            await reportUsage(.ended, record)
         }
     }
 
@@ -135,6 +122,27 @@ public final class ImageService: Sendable {
     /// - Throws: ``ImagesKitError`` with `store_failure`.
     public func events(for id: ImageID? = nil) async throws -> [ImageEvent] {
         try await store.events().filter { id == nil || $0.entity == id }
+    }
+
+    /// Subscribes to the events this service records from now on, optionally for one image.
+    ///
+    /// The stream ends when the service is released or the subscriber stops iterating. Events
+    /// recorded by other processes sharing the store are not seen; read ``events(for:)`` for those.
+    /// - Parameters:
+    ///   - id: Only this image's events, or every image's.
+    ///   - bufferLimit: How many unread events are kept for a slow subscriber; older ones drop.
+    /// - Returns: The events as they are recorded.
+    public func eventUpdates(for id: ImageID? = nil, bufferLimit: Int = 1000) -> AsyncStream<ImageEvent> {
+        let all = broadcast.subscribe(bufferingNewest: bufferLimit)
+        guard let id else { return all }
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ImageEvent.self, bufferingPolicy: .bufferingNewest(bufferLimit))
+        let relay = Task {
+            for await event in all where event.entity == id { continuation.yield(event) }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in relay.cancel() }
+        return stream
     }
 }
 
@@ -159,20 +167,36 @@ extension ImageService {
         } catch {
             logger.warning("could not record event", ["image": "\(id)", "error": "\(error)"])
         }
+        broadcast.publish(event)
     }
 
+    /// Tells billing that every available copy of the image began or ended.
     func reportUsage(_ kind: UsageRecord.Kind, _ record: StoredImage) async {
-        guard let content = record.content else { return }
         for region in record.image.regions where region.status == .available {
-            let usage = UsageRecord(
-                kind: kind, image: record.image.id, region: region.region,
-                byteCount: content.uncompressedByteCount, type: record.image.type, time: now())
-            do {
-                try await billing.record(usage)
-            } catch {
-                logger.warning("billing did not take usage", ["image": "\(record.image.id)", "error": "\(error)"])
-            }
+            await reportUsage(kind, record, region: region.region)
         }
+    }
+
+    /// Tells billing that the image's copy in `region` began or ended.
+    func reportUsage(_ kind: UsageRecord.Kind, _ record: StoredImage, region: String) async {
+        guard let content = record.content else { return }
+        let usage = UsageRecord(
+            kind: kind, image: record.image.id, region: region, byteCount: content.uncompressedByteCount,
+            type: record.image.type, time: now(), account: configuration.account)
+        do {
+            try await billing.record(usage)
+        } catch {
+            logger.warning("billing did not take usage", ["image": "\(record.image.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Removes an image's record, content and every regional copy, and ends its billing.
+    func removeEverywhere(_ record: StoredImage) async throws {
+        for region in record.image.regions {
+            try await replication.remove(record.image.id, from: region.region)
+        }
+        try await store.remove(record.image.id)
+        await reportUsage(.ended, record)
     }
 
     /// Marks an image busy for the length of `body`, refusing a second operation on it.
@@ -203,14 +227,11 @@ extension ImageService {
         return ImagesKitError(.storeFailure, "the operation failed unexpectedly: \(error)", cause: error)
     }
 
-    func newImage(
-        number: Int, label: String, description: String?, tags: [String], cloudInit: Bool,
-        createdBy: String?, status: ImageStatus, size: Int
-    ) -> Image {
-        let time = now()
-        return Image(
-            id: .private(number), label: label, description: description, created: time, createdBy: createdBy,
-            size: size, status: status, capabilities: cloudInit ? ["cloud-init"] : [], tags: tags)
+    func newImage(number: Int, _ fields: ImageFields, label: String, status: ImageStatus, size: Int) -> Image {
+        Image(
+            id: .private(number), label: label, description: fields.description, created: now(),
+            createdBy: fields.createdBy, size: size, status: status, type: fields.type, expiry: fields.expiry,
+            capabilities: fields.cloudInit ? ["cloud-init"] : [], tags: fields.tags)
     }
 
     func availableRecord(_ record: StoredImage, content: ImageContent) -> StoredImage {
@@ -221,6 +242,9 @@ extension ImageService {
         finished.image.size = Image.megabytes(content.uncompressedByteCount)
         finished.image.updated = now()
         finished.image.regions = [ImageRegion(region: record.homeRegion, status: .available)]
+        if !finished.image.capabilities.contains("distributed-sites") {
+            finished.image.capabilities.append("distributed-sites")
+        }
         return finished
     }
 }

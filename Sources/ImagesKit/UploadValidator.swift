@@ -2,6 +2,7 @@
 final class UploadValidator {
     private let compressor: any Compressor
     private let limits: ImageLimits
+    private let quotaBytes: UInt64
     private let decoder: any CompressionDecoder
     private let digest = SHA256Digest()
     private var head: [UInt8] = []
@@ -13,10 +14,16 @@ final class UploadValidator {
     /// Enough of the stream for the probe to name what it holds, up to the btrfs superblock.
     private static let prefixLength = DiskProbe.prefixByteCount
 
-    init(compressor: any Compressor, limits: ImageLimits) throws {
+    /// Makes a validator.
+    ///
+    /// - Parameters:
+    ///   - limits: The per-image and per-upload limits.
+    ///   - quotaBytes: What the account's storage quota leaves room for.
+    init(compressor: any Compressor, limits: ImageLimits, quotaBytes: UInt64 = .max) throws {
         self.compressor = compressor
         self.limits = limits
-        self.decoder = try compressor.makeDecoder(outputLimit: limits.imageBytes)
+        self.quotaBytes = quotaBytes
+        self.decoder = try compressor.makeDecoder(outputLimit: min(limits.imageBytes, quotaBytes))
     }
 
     /// Validates the next piece and returns the part of it to store (padding is left out).
@@ -30,13 +37,26 @@ final class UploadValidator {
                 context: ["limit": String(limits.uploadBytes)])
         }
         guard try checkFormat(chunk) else { return [] }
-        try chunk.withUnsafeBytes { input in
-            try decoder.decode(input) { output in
-                digest.update(output)
-                keepContentPrefix(output)
+        do {
+            try chunk.withUnsafeBytes { input in
+                try decoder.decode(input) { output in
+                    digest.update(output)
+                    keepContentPrefix(output)
+                }
             }
+        } catch let error as ImagesKitError where error.code == .imageTooLarge && quotaBytes < limits.imageBytes {
+            throw quotaError(cause: error)
         }
         return accepted(chunk)
+    }
+
+    /// The error for an upload that outgrew what the account's storage quota leaves.
+    private func quotaError(cause: ImagesKitError) -> ImagesKitError {
+        ImagesKitError(
+            .quotaExceeded,
+            "the upload decompresses to more than the \(quotaBytes) bytes the account's storage quota "
+                + "leaves free; delete images or ask for a higher quota",
+            cause: cause, context: ["limit": String(quotaBytes)])
     }
 
     /// Ends the upload; returns the facts of the content.

@@ -291,7 +291,7 @@ struct ImageRecordServiceTests {
     }
 
     @Test func listPagesInIdOrder() async throws {
-        let harness = ServiceHarness()
+        let harness = ServiceHarness(limits: ImageLimits(manualImageCount: 30))
         let images = try await Self.makeUploads(harness, count: 30)
 
         let first = try await harness.service.images(ImageQuery(page: 1, pageSize: 25))
@@ -331,10 +331,18 @@ struct ImageRecordServiceTests {
         #expect(try await service.images(ImageQuery(tags: ["batch", "other"])).results == 0)
     }
 
-    @Test func getOfAPublicImageIsNotModifiable() async throws {
-        let error = await #expect(throws: ImagesKitError.self) {
-            try await ServiceHarness().service.image(.public("debian12"))
+    @Test func getOfAPublicImageIsNotFoundAndChangingItIsNotModifiable() async throws {
+        let service = ServiceHarness().service
+        let missing = await #expect(throws: ImagesKitError.self) { try await service.image(.public("debian12")) }
+        #expect(missing?.code == .imageNotFound)
+
+        let update = await #expect(throws: ImagesKitError.self) {
+            try await service.update(.public("debian12"), ImageUpdate(label: "mine"))
         }
-        #expect(error?.code == .notModifiable)
+        let delete = await #expect(throws: ImagesKitError.self) { try await service.delete(.public("debian12")) }
+        let replicate = await #expect(throws: ImagesKitError.self) {
+            try await service.replicate(.public("debian12"), to: ["us-east"])
+        }
+        #expect([update?.code, delete?.code, replicate?.code] == [.notModifiable, .notModifiable, .notModifiable])
     }
 }

@@ -44,7 +44,7 @@ struct ImageServiceCaptureTests {
         #expect(image.totalSize == image.size)
         #expect([image.label, image.description, image.createdBy] == ["rootfs", "web tier", "alice"])
         #expect(image.tags == ["base", "web"])
-        #expect(image.capabilities == ["cloud-init"])
+        #expect(image.capabilities == ["cloud-init", "distributed-sites"])
         #expect(try await harness.service.image(image.id) == image)
         #expect(try await harness.eventSummary(of: image.id) == ["disk_imagize started", "disk_imagize finished"])
         #expect(try folder.entries(of: "scratch").isEmpty)

@@ -227,7 +227,8 @@ struct ServiceHarness: Sendable {
 
     init(
         limits: ImageLimits = ImageLimits(), scratchDirectory: String? = nil, region: String = "local",
-        chunkSize: Int? = nil, billing: any Billing = NoBilling()
+        chunkSize: Int? = nil, billing: any Billing = NoBilling(),
+        replication: any RegionReplication = SharedStoreReplication()
     ) {
         var configuration = ImageServiceConfiguration()
         configuration.limits = limits
@@ -236,7 +237,8 @@ struct ServiceHarness: Sendable {
         store = MemoryImageStore(region: region)
         clock = SettableClock(serviceTestStart)
         service = ImageService(
-            store: store, compressor: GzipCompressor(), billing: billing, clock: clock, configuration: configuration)
+            store: store, compressor: GzipCompressor(), billing: billing, replication: replication, clock: clock,
+            configuration: configuration)
     }
 
     /// The events of one image, as (action, status) pairs in order.
