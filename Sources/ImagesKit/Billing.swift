@@ -193,8 +193,9 @@ public struct MeteredBilling: Billing {
     ///   - ledger: Where records are kept.
     ///   - rateCard: The prices; the product's by default.
     ///   - downstream: Billing that receives each record after the ledger, if any.
-    public init(ledger: any UsageLedger, rateCard: RateCard = .standard, forwardingTo downstream: (any Billing)? = nil)
-    {
+    public init(
+        ledger: any UsageLedger, rateCard: RateCard = .standard, forwardingTo downstream: (any Billing)? = nil
+    ) {
         self.ledger = ledger
         self.rateCard = rateCard
         self.downstream = downstream

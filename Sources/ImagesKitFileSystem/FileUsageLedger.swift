@@ -77,7 +77,10 @@ public struct FileUsageLedger: UsageLedger {
             return nil
         }
         defer { close(descriptor) }
+        return try readToEnd(descriptor)
+    }
 
+    private func readToEnd(_ descriptor: Int32) throws -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
