@@ -52,6 +52,7 @@ extension Session {
         _ = try arguments.positional(0, "no arguments")
         let from = try TimeArgument.parse(try arguments.required("--from"), option: "--from")
         let to = try TimeArgument.parse(try arguments.required("--to"), option: "--to")
-        try output.invoice(try await billing.invoice(account: account, from: from, to: to))
+        let invoice = try await billing.invoice(account: account, from: from, to: to, asOf: service.clock.now())
+        try output.invoice(invoice)
     }
 }

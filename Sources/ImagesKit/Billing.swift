@@ -216,15 +216,19 @@ public struct MeteredBilling: Billing {
     ///   - account: The account charged.
     ///   - from: The period's first moment (whole seconds count).
     ///   - to: The moment after the period's last; copies still running accrue until here.
+    ///   - asOf: The present, for a period that has not ended: copies still running accrue only
+    ///     until then. By default they accrue to the period's end.
     /// - Returns: One line per image and region with hours in the period.
     /// - Throws: ``ImagesKitError`` with `invalid_argument` when `from` is not before `to` or the
     ///   rate card is unusable; the ledger's error when it can't be read.
-    public func invoice(account: String, from: Date, to: Date) async throws -> Invoice {
+    public func invoice(account: String, from: Date, to: Date, asOf: Date? = nil) async throws -> Invoice {
         let period = try BillingPeriod(from: from, to: to)
         try rateCard.validate()
 
         let records = try await ledger.usage().filter { $0.account == account }
-        let pricing = InvoicePricing(rateCard: rateCard, period: period)
+        let present = asOf.map(BillingPeriod.seconds) ?? period.end
+        let pricing = InvoicePricing(
+            rateCard: rateCard, period: period, openEnd: max(period.start, min(period.end, present)))
         let lines = CopyUsage.pairing(records).compactMap(pricing.line).sorted(by: InvoiceLine.billingOrder)
         return Invoice(account: account, from: from, to: to, currency: rateCard.currency, lines: lines)
     }
@@ -492,6 +496,8 @@ struct CopyKey: Hashable {
 struct InvoicePricing {
     let rateCard: RateCard
     let period: BillingPeriod
+    /// Where copies still running stop accruing: the period's end, or the present if earlier.
+    let openEnd: Int64
 
     /// The copy's line, or `nil` when none of its billed hours begin in the period.
     ///
@@ -520,7 +526,7 @@ struct InvoicePricing {
         let lower = max(month.start, BillingPeriod.seconds(rateCard.billingStart))
         let upper = min(month.end, moment)
         guard lower < upper else { return 0 }
-        return copy.hoursBeginning(in: lower, upper, periodEnd: period.end)
+        return copy.hoursBeginning(in: lower, upper, periodEnd: openEnd)
     }
 
     /// The charge for `hours` of one month: the hourly price times the hours, at most the monthly price.

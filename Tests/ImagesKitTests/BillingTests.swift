@@ -98,6 +98,29 @@ struct BillingHourTests {
         #expect(line.amount == decimal("0.24"))
     }
 
+    @Test("a copy still running accrues only until the present in a period not yet over")
+    func openLifeStopsAtThePresent() async throws {
+        let bench = BillingBench()
+        try await bench.live(1, from: "2026-12-01T00:00:00")
+
+        // 10 hours and one second have passed: 11 started hours at a cent each.
+        let invoice = try await bench.billing.invoice(
+            account: "default", from: at("2026-12-01T00:00:00"), to: at("2027-01-01T00:00:00"),
+            asOf: at("2026-12-01T10:00:01"))
+        #expect(invoice.lines.map(\.hours) == [11])
+        #expect(invoice.total == decimal("0.11"))
+
+        let early = try await bench.billing.invoice(
+            account: "default", from: at("2026-12-01T00:00:00"), to: at("2027-01-01T00:00:00"),
+            asOf: at("2026-11-01T00:00:00"))
+        #expect(early.lines.isEmpty)
+
+        let late = try await bench.billing.invoice(
+            account: "default", from: at("2026-12-01T00:00:00"), to: at("2026-12-02T00:00:00"),
+            asOf: at("2027-03-01T00:00:00"))
+        #expect(late.lines.map(\.hours) == [24])
+    }
+
     @Test("an hour belongs to the period it begins in, not the one it ends in")
     func hourBelongsToPeriodItBeginsIn() async throws {
         let bench = BillingBench()

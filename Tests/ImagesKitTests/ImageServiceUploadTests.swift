@@ -82,7 +82,7 @@ struct ImageServiceUploadTests {
         #expect(pending.deadline == serviceTestStart.addingTimeInterval(24 * 3600))
         #expect([image.label, image.description, image.createdBy] == ["uploaded-img", "from a file", "carol"])
         #expect(image.tags == ["disk", "upload"])
-        #expect(image.capabilities == ["cloud-init", "distributed-sites"])
+        #expect(image.capabilities == ["cloud-init"])
         #expect(image.type == .manual && image.expiry == nil)
         let record = try #require(try await harness.store.record(image.id))
         #expect(record.uploadDeadline == pending.deadline)
