@@ -27,6 +27,8 @@ extension ImageService {
             let record = try await replicableImage(id, into: wanted)
             let plan = ReplicationPlan(record.image.regions, wanted: wanted)
             guard !plan.isEmpty else { return record.image }
+            // Only new regions need a place for copies; those already holding one are served.
+            for region in plan.added { try replication.checkServes(region) }
 
             let marked = try await markRegions(record, plan)
             await recordEvent(.imageUpdate, id, .started, plan.summary)
@@ -46,10 +48,7 @@ extension ImageService {
         }
         var seen = Set<String>()
         let unique = regions.filter { seen.insert($0).inserted }
-        for region in unique {
-            try Self.validateRegion(region)
-            try replication.checkServes(region)
-        }
+        for region in unique { try Self.validateRegion(region) }
         return unique
     }
 

@@ -50,7 +50,8 @@ extension ImageService {
             label: request.label, description: request.description, tags: request.tags,
             cloudInit: request.cloudInit, createdBy: request.createdBy)
         try Self.validateRegion(request.region)
-        try replication.checkServes(request.region)
+        // The store's own region is always served; others need a place for copies.
+        if request.region != store.defaultRegion { try replication.checkServes(request.region) }
 
         let image = newImage(
             number: try await store.reserveImageNumber(), fields, label: request.label, status: .pendingUpload,

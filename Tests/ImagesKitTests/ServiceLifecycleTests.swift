@@ -171,7 +171,8 @@ struct ServiceLifecycleTests {
         let one = try await harness.uploadTiny(byteCount: 1_000_000, seed: 1, in: folder)
         let two = try await harness.uploadTiny(byteCount: 1_000_001, seed: 2, in: folder)
         let four = try await harness.uploadTiny(byteCount: 3_500_000, seed: 3, in: folder)
-        #expect([pending.size, one.size, two.size, four.size] == [0, 1, 2, 4])
+        let sizes: [Int] = [pending.size, one.size, two.size, four.size]
+        #expect(sizes == [0, 1, 2, 4])
 
         func ids(_ size: ClosedRange<Int>) async throws -> [ImageID] {
             try await harness.service.images(ImageQuery(size: size)).data.map(\.id)
