@@ -15,8 +15,13 @@ struct UsageTests {
         let result = try await sandbox.imagesctl(arguments)
         #expect(result.status == 0)
         #expect(result.standardError.isEmpty)
-        #expect(result.standardOutput.hasPrefix("usage: imagesctl [--store DIR] [--json] COMMAND"))
-        for command in ["capture DISK", "upload FILE.img.gz", "list", "show ID", "update ID", "delete ID"] {
+        #expect(result.standardOutput.hasPrefix("usage: imagesctl [--store DIR] [--json] [--now TIME] COMMAND"))
+        let commands = [
+            "capture DISK", "upload FILE.img.gz", "list", "show ID", "update ID", "delete ID",
+            "server-delete --label L",
+            "expire", "replicate ID REGION...", "events [--image ID]", "bill --from TIME --to TIME",
+        ]
+        for command in commands {
             #expect(result.standardOutput.contains("  \(command)"), "usage lacks \(command)")
         }
         #expect(result.standardOutput.contains("deploy ID TARGET [--size SIZE]"))
