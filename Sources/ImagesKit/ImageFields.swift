@@ -12,6 +12,8 @@ struct ImageFields: Sendable {
     var type = ImageType.manual
     /// When a recovery image is removed.
     var expiry: Date?
+    /// The format to keep the image in; `nil` for the service's default.
+    var format: CompressionFormat?
 
     /// Checks the fields a user gave.
     ///

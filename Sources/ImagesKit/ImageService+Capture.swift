@@ -14,11 +14,13 @@ public struct CaptureRequest: Hashable, Sendable {
     public var region: String?
     /// The account user making the image.
     public var createdBy: String?
+    /// The format to keep the image in; by default the service's ``ImageService/compressor``'s.
+    public var format: CompressionFormat?
 
     /// Creates a capture request.
     public init(
         label: String? = nil, description: String? = nil, tags: [String] = [], cloudInit: Bool = false,
-        region: String? = nil, createdBy: String? = nil
+        region: String? = nil, createdBy: String? = nil, format: CompressionFormat? = nil
     ) {
         self.label = label
         self.description = description
@@ -26,6 +28,7 @@ public struct CaptureRequest: Hashable, Sendable {
         self.cloudInit = cloudInit
         self.region = region
         self.createdBy = createdBy
+        self.format = format
     }
 }
 
@@ -45,9 +48,10 @@ extension ImageService {
     public func capture(
         _ request: CaptureRequest, from disk: some DiskSource, progress: ProgressHandler? = nil
     ) async throws -> Image {
-        let fields = try ImageFields(
+        var fields = try ImageFields(
             label: request.label, description: request.description, tags: request.tags,
             cloudInit: request.cloudInit, createdBy: request.createdBy)
+        fields.format = try request.format.map { try codec(for: $0.name).format }
         return try await capture(fields, region: request.region, from: disk, progress: progress ?? { _ in })
     }
 
@@ -73,7 +77,8 @@ extension ImageService {
             logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
 
             do {
-                let finished = try await runCapture(record, filesystem, disk, progress)
+                let codec = try fields.format.map { try self.codec(for: $0.name) } ?? compressor
+                let finished = try await runCapture(record, filesystem, disk, codec, progress)
                 await recordEvent(.diskImagize, image.id, .finished, nil)
                 await reportUsage(.started, finished)
                 return finished.image
@@ -126,7 +131,8 @@ extension ImageService {
     }
 
     private func runCapture(
-        _ record: StoredImage, _ filesystem: ExtFilesystem, _ disk: some DiskSource, _ progress: ProgressHandler
+        _ record: StoredImage, _ filesystem: ExtFilesystem, _ disk: some DiskSource, _ codec: any Compressor,
+        _ progress: ProgressHandler
     ) async throws -> StoredImage {
         ScratchFolder.removeAbandoned(inside: configuration.scratchDirectory)
         let scratch = try ScratchFolder(inside: configuration.scratchDirectory)
@@ -139,7 +145,7 @@ extension ImageService {
             try checkImageLimit(usedBytes: minimal.byteCount, what: "the shrunk filesystem")
         }
 
-        let content = try await storeImage(of: minimal, on: working, for: record.image.id, progress)
+        let content = try await storeImage(of: minimal, on: working, for: record.image.id, codec, progress)
         let finished = availableRecord(record, content: content.facts)
         do {
             try await commitAdmitted(content.writer, finished)
@@ -232,17 +238,18 @@ extension ImageService {
     }
 
     private func storeImage(
-        of filesystem: ExtFilesystem, on working: FileDisk, for id: ImageID, _ progress: ProgressHandler
+        of filesystem: ExtFilesystem, on working: FileDisk, for id: ImageID, _ codec: any Compressor,
+        _ progress: ProgressHandler
     ) async throws -> (writer: any ImageContentWriter, facts: ImageContent) {
         let writer = DigestingContentWriter(try await store.beginContent(for: id))
         do {
-            let encoder = try compressor.makeEncoder(level: configuration.compressionLevel)
+            let encoder = try codec.makeEncoder(level: configuration.compressionLevel)
             let pump = CompressingPump(encoder: encoder, writer: writer, chunkSize: configuration.chunkSize)
             try await pump.compress(filesystem, on: working) { done in
                 progress(OperationProgress(phase: .storing, completedBytes: done, totalBytes: filesystem.byteCount))
             }
             let facts = ImageContent(
-                format: compressor.format.name, sha256: pump.digest.finalize(),
+                format: codec.format.name, sha256: pump.digest.finalize(),
                 uncompressedByteCount: filesystem.byteCount, compressedByteCount: writer.byteCount,
                 filesystem: filesystem.kind.rawValue, isExtFilesystem: true, storedSHA256: writer.storedSHA256)
             return (writer, facts)

@@ -100,38 +100,6 @@ extension ImageService {
         unlink(partial)
     }
 
-    /// Writes an image as a standard compressed file (`.img.gz` for gzip), checking its SHA-256.
-    ///
-    /// The file appears at `path` only when it is complete and verified.
-    /// - Parameters:
-    ///   - id: The available image.
-    ///   - path: The file to write; an existing file is replaced.
-    ///   - progress: Receives the compressed bytes written.
-    /// - Throws: ``ImagesKitError``: `digest_mismatch`, `corrupt_data`, `invalid_state`, `io_failure`.
-    public func export(_ id: ImageID, to path: String, progress: ProgressHandler? = nil) async throws {
-        let (_, content) = try await availableContent(id)
-        let partial = Self.partialPath(for: path)
-        do {
-            let output = try FileDisk.create(path: partial, byteCount: 0)
-            let check = try ContentCheck(content, compressor)
-            try await streamContent(id, content) { bytes, offset in
-                try bytes.withUnsafeBytes { try output.write($0, at: offset) }
-                try check.take(bytes)
-                let done = offset + UInt64(bytes.count)
-                progress?(
-                    OperationProgress(phase: .exporting, completedBytes: done, totalBytes: content.compressedByteCount))
-            }
-            try check.finish()
-            try output.synchronize()
-            guard rename(partial, path) == 0 else {
-                throw ImagesKitError.io("can't move the export into place at \(path)", call: "rename", errno: errno)
-            }
-        } catch {
-            unlink(partial)
-            throw Self.exportFailure(error, path: path)
-        }
-    }
-
     /// Checks the stored bytes against their recorded SHA-256 before a disk is erased, so a
     /// damaged image leaves the disk as it was.
     private func checkStoredBytes(_ id: ImageID, _ content: ImageContent) async throws {
@@ -158,7 +126,7 @@ extension ImageService {
     }
 
     /// Names the export's own path, not its temporary file, in a failure to write it.
-    private static func exportFailure(_ error: any Error, path: String) -> ImagesKitError {
+    static func exportFailure(_ error: any Error, path: String) -> ImagesKitError {
         let failure = publicError(error)
         guard failure.code == .ioFailure else { return failure }
         return ImagesKitError(
@@ -166,16 +134,13 @@ extension ImageService {
             cause: failure.cause, context: ["path": path])
     }
 
-    private func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {
+    func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {
         let record = try await storedImage(id)
         guard record.image.status == .available, let content = record.content else {
             throw ImagesKitError(
                 .invalidState, "\(id) is \(record.image.status.rawValue); only available images can be read")
         }
-        guard content.format == compressor.format.name else {
-            throw ImagesKitError(
-                .unsupportedFormat, "\(id) is kept as \(content.format), which this service's codec can't read")
-        }
+        _ = try codec(for: content.format)
         return (record, content)
     }
 
@@ -193,7 +158,7 @@ extension ImageService {
         _ record: StoredImage, _ content: ImageContent, onto target: some DiskTarget, _ progress: ProgressHandler
     ) async throws -> DeployOutcome {
         try target.eraseAll()
-        let check = try ContentCheck(content, compressor)
+        let check = try ContentCheck(content, try codec(for: content.format))
         let writer = SparseDiskWriter(target: target, chunkSize: configuration.chunkSize)
         check.onOutput = { try writer.append($0) }
         try await streamContent(record.image.id, content) { bytes, _ in
@@ -236,7 +201,7 @@ extension ImageService {
         return filledBytes
     }
 
-    private func streamContent(
+    func streamContent(
         _ id: ImageID, _ content: ImageContent, _ body: ([UInt8], UInt64) throws -> Void
     ) async throws {
         let reader = try await store.openContent(for: id, at: 0)

@@ -14,11 +14,14 @@ public struct UploadRequest: Hashable, Sendable {
     public var cloudInit: Bool
     /// The account user making the image.
     public var createdBy: String?
+    /// The format to keep the image in; by default the service's ``ImageService/compressor``'s.
+    /// A file in another format is compressed again into this one as it arrives.
+    public var format: CompressionFormat?
 
     /// Creates an upload request.
     public init(
         label: String, region: String, description: String? = nil, tags: [String] = [], cloudInit: Bool = false,
-        createdBy: String? = nil
+        createdBy: String? = nil, format: CompressionFormat? = nil
     ) {
         self.label = label
         self.region = region
@@ -26,6 +29,7 @@ public struct UploadRequest: Hashable, Sendable {
         self.tags = tags
         self.cloudInit = cloudInit
         self.createdBy = createdBy
+        self.format = format
     }
 }
 
@@ -50,6 +54,7 @@ extension ImageService {
             label: request.label, description: request.description, tags: request.tags,
             cloudInit: request.cloudInit, createdBy: request.createdBy)
         try Self.validateRegion(request.region)
+        let kept = try request.format.map { try codec(for: $0.name).format } ?? compressor.format
         // The store's own region is always served; others need a place for copies.
         if request.region != store.defaultRegion { try replication.checkServes(request.region) }
 
@@ -57,8 +62,9 @@ extension ImageService {
             number: try await store.reserveImageNumber(), fields, label: request.label, status: .pendingUpload,
             size: 0)
         let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
-        try await admit(
-            StoredImage(image: image, homeRegion: request.region, uploadDeadline: deadline), claiming: 0)
+        let record = StoredImage(
+            image: image, homeRegion: request.region, uploadDeadline: deadline, uploadFormat: kept.name)
+        try await admit(record, claiming: 0)
         await recordEvent(.imageUpload, image.id, .started, nil)
         return PendingUpload(image: image, deadline: deadline)
     }
@@ -149,8 +155,9 @@ extension ImageService {
         let writer = DigestingContentWriter(try await store.beginContent(for: record.image.id))
         do {
             let budget = try await uploadBudget(for: record.image.id)
-            let validator = try UploadValidator(
-                compressor: compressor, limits: configuration.limits, quotaBytes: budget)
+            let validator = UploadValidator(
+                accepted: uploadCodecs, keptCodec: try codec(for: record.uploadFormat ?? compressor.format.name),
+                keptLevel: configuration.compressionLevel, limits: configuration.limits, quotaBytes: budget)
             for try await chunk in bytes {
                 try Task.checkCancellation()
                 let accepted = try validator.take(chunk)
@@ -159,7 +166,9 @@ extension ImageService {
             }
             // A cancelled sequence may just end; a stream that happens to end there is still incomplete.
             try Task.checkCancellation()
-            var facts = try validator.finish()
+            var (facts, tail) = try validator.finish()
+            if !tail.isEmpty { try await writer.write(tail) }
+            facts.compressedByteCount = writer.byteCount
             facts.storedSHA256 = writer.storedSHA256
             let finished = availableRecord(record, content: facts)
             try await commitAdmitted(writer, finished)

@@ -12,8 +12,10 @@ import Synchronization
 public final class ImageService: Sendable {
     /// Where records and content live.
     public let store: any ImageStore
-    /// The codec captures are compressed with and uploads are read with.
+    /// The codec images are kept in unless a request asks for another.
     public let compressor: any Compressor
+    /// Every codec the service reads and writes: ``compressor`` first, then the others given.
+    public let codecs: [any Compressor]
     /// Where usage is reported.
     public let billing: any Billing
     /// Places and removes the copies of images in regions.
@@ -36,7 +38,8 @@ public final class ImageService: Sendable {
     ///
     /// - Parameters:
     ///   - store: Where records and content live.
-    ///   - compressor: The codec images are kept in; uploads must be in its format.
+    ///   - compressor: The codec images are kept in unless a request asks for another.
+    ///   - otherCodecs: More codecs, for images kept, uploaded or exported in other formats.
     ///   - billing: Where usage is reported; by default nowhere.
     ///   - replication: Places copies in regions; by default `store` serves every region.
     ///   - clock: The source of the current time; by default the system clock.
@@ -45,6 +48,7 @@ public final class ImageService: Sendable {
     public init(
         store: any ImageStore,
         compressor: any Compressor,
+        otherCodecs: [any Compressor] = [],
         billing: any Billing = NoBilling(),
         replication: any RegionReplication = SharedStoreReplication(),
         clock: any ImagesClock = SystemClock(),
@@ -53,6 +57,7 @@ public final class ImageService: Sendable {
     ) {
         self.store = store
         self.compressor = compressor
+        self.codecs = [compressor] + otherCodecs.filter { $0.format != compressor.format }
         self.billing = billing
         self.replication = replication
         self.clock = clock
@@ -221,6 +226,23 @@ extension ImageService {
         return failure
     }
 
+    /// The codec of `format`, or a refusal saying which codec the service lacks.
+    func codec(for format: String) throws -> any Compressor {
+        guard let codec = codecs.first(where: { $0.format.name == format }) else {
+            let known = codecs.map(\.format.name).joined(separator: ", ")
+            throw ImagesKitError(
+                .unsupportedFormat,
+                "this service has no \(format) codec (it has \(known)); give it one through otherCodecs",
+                context: ["format": format])
+        }
+        return codec
+    }
+
+    /// The codecs uploads may arrive in, as the configuration allows.
+    var uploadCodecs: [any Compressor] {
+        codecs.filter { configuration.uploadFormats.contains($0.format.name) }
+    }
+
     static func publicError(_ error: any Error) -> ImagesKitError {
         if let error = error as? ImagesKitError { return error }
         if error is CancellationError { return .cancelledOperation }
@@ -238,6 +260,7 @@ extension ImageService {
         var finished = record
         finished.content = content
         finished.uploadDeadline = nil
+        finished.uploadFormat = nil
         finished.image.status = .available
         finished.image.size = Image.megabytes(content.uncompressedByteCount)
         finished.image.updated = now()

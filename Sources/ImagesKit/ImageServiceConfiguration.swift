@@ -49,8 +49,11 @@ public struct ImageServiceConfiguration: Sendable {
     public var limits = ImageLimits()
     /// When deleted servers leave recovery images.
     public var recovery = RecoveryPolicy()
-    /// The compression level captures use, 1 to 9.
+    /// The compression level captures (and uploads or exports compressed again) use, 1 to 9.
     public var compressionLevel = 6
+    /// The formats uploads are accepted in, by name; gzip, as the product requires. Adding
+    /// `xz` accepts `.img.xz` uploads when the service has an xz codec.
+    public var uploadFormats: Set<String> = ["gzip"]
     /// How long a `pending_upload` image waits for its file.
     public var uploadWindow: TimeInterval = 24 * 3600
     /// Where captures stage their working copy of a filesystem.

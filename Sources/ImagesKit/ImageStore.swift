@@ -10,19 +10,26 @@ public struct StoredImage: Hashable, Sendable, Codable {
     public var uploadDeadline: Date?
     /// The region the image's first copy goes to.
     public var homeRegion: String
+    /// The format a `pending_upload` image will be kept in, by name, once its file arrives.
+    public var uploadFormat: String?
 
     /// Creates a stored record.
-    public init(image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil) {
+    public init(
+        image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil,
+        uploadFormat: String? = nil
+    ) {
         self.image = image
         self.homeRegion = homeRegion
         self.content = content
         self.uploadDeadline = uploadDeadline
+        self.uploadFormat = uploadFormat
     }
 
     enum CodingKeys: String, CodingKey {
         case image, content
         case uploadDeadline = "upload_deadline"
         case homeRegion = "home_region"
+        case uploadFormat = "upload_format"
     }
 
     /// Decodes a stored record.
@@ -33,6 +40,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         homeRegion = try container.decode(String.self, forKey: .homeRegion)
         uploadDeadline = try container.decodeIfPresent(String.self, forKey: .uploadDeadline)
             .flatMap(APITimestamp.parse)
+        uploadFormat = try container.decodeIfPresent(String.self, forKey: .uploadFormat)
     }
 
     /// Encodes a stored record.
@@ -42,6 +50,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         try container.encodeIfPresent(content, forKey: .content)
         try container.encode(homeRegion, forKey: .homeRegion)
         try container.encodeIfPresent(uploadDeadline.map(APITimestamp.format), forKey: .uploadDeadline)
+        try container.encodeIfPresent(uploadFormat, forKey: .uploadFormat)
     }
 }
 
