@@ -9,6 +9,7 @@ extension Session {
         }
         let hours = try HoursArgument.parse(try arguments.required("--active-hours"))
         let disks = try arguments.positional.map { ServerDisk(try FileDisk(path: $0)) }
+        try Self.refuseRepeatedDisks(disks)
         let server = DeletedServer(
             label: try arguments.required("--label"), disks: disks, activeTime: hours,
             region: try arguments.value("--region"))
@@ -18,6 +19,19 @@ extension Session {
             output.note("no recovery image of \(skipped.disk): \(skipped.reason.message) [\(skipped.reason.code)]")
         }
         try output.list(ImagePage(data: outcome.images, page: 1, pages: 1, results: outcome.images.count))
+    }
+
+    /// A disk named twice (by the same or another path) would be kept twice.
+    private static func refuseRepeatedDisks(_ disks: [ServerDisk]) throws {
+        var seen: [String: String] = [:]
+        for disk in disks {
+            var status = stat()
+            guard let file = disk.disk as? FileDisk, stat(file.path, &status) == 0 else { continue }
+            let identity = "\(status.st_dev):\(status.st_ino):\(status.st_rdev)"
+            if let earlier = seen.updateValue(file.path, forKey: identity) {
+                throw UsageError("\(file.path) is the same disk as \(earlier); name each disk once")
+            }
+        }
     }
 
     func expire() async throws {

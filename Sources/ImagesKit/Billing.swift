@@ -444,14 +444,15 @@ struct CopyUsage {
     let type: ImageType
     var lifetimes: [CopyLifetime]
 
-    /// Pairs each copy's records, in time order, into lifetimes; a start while running and an end
-    /// without a start change nothing. The first start gives the size and type: images never change.
+    /// Pairs each copy's records, in the order the ledger holds them, into lifetimes; a start
+    /// while running and an end without a start change nothing. The first start gives the size
+    /// and type: images never change.
+    ///
+    /// The ledger's order is the order things happened to one copy, since operations on an image
+    /// never overlap; the records' times can disagree with it when a clock was set back.
     static func pairing(_ records: [UsageRecord]) -> [CopyUsage] {
-        let ordered = records.enumerated().sorted { lhs, rhs in
-            (lhs.element.time, lhs.offset) < (rhs.element.time, rhs.offset)
-        }
         var copies: [CopyKey: CopyUsage] = [:]
-        for record in ordered.map(\.element) {
+        for record in records {
             let key = CopyKey(image: record.image, region: record.region)
             copies[key, default: CopyUsage(first: record)].apply(record)
         }
@@ -476,7 +477,9 @@ struct CopyUsage {
         case .started where !isRunning:
             lifetimes.append(CopyLifetime(start: second))
         case .ended where isRunning:
-            lifetimes[lifetimes.count - 1].end = second
+            // A clock that went back must not leave the copy running: it ends where it began.
+            let start = lifetimes[lifetimes.count - 1].start
+            lifetimes[lifetimes.count - 1].end = max(second, start)
         case .started, .ended:
             break
         }

@@ -20,7 +20,8 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
     ///   - writable: Whether to open it for writing too.
     /// - Throws: ``ImagesKitError`` with `io_failure` when it can't be opened.
     public init(path: String, writable: Bool = false) throws {
-        let descriptor = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        // Non-blocking, so a FIFO or device that would wait for a writer is refused, not waited on.
+        let descriptor = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw ImagesKitError.io(
                 "can't open disk \(path); check that it exists and that you may \(writable ? "write" : "read") it",
@@ -39,6 +40,7 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
                 .invalidArgument, "\(path) is neither a regular file nor a block device; name a disk",
                 context: ["path": path])
         }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         self.path = path
         self.descriptor = descriptor
         self.isBlockDevice = kind == S_IFBLK

@@ -92,6 +92,13 @@ public struct ImageUpdate: Hashable, Sendable {
         self.tags = tags
     }
 
+    /// The fields it changes, for the event: `label, tags changed`.
+    var summary: String {
+        let names = [("label", label != nil), ("description", description != nil), ("tags", tags != nil)]
+            .filter(\.1).map(\.0)
+        return names.isEmpty ? "nothing changed" : names.joined(separator: ", ") + " changed"
+    }
+
     func apply(to image: inout Image) throws {
         if let label {
             try ImageRules.validateLabel(label)

@@ -63,6 +63,7 @@ extension ImageService {
         _ fields: ImageFields, region: String?, diskLabel: String? = nil, from disk: some DiskSource,
         progress: ProgressHandler
     ) async throws -> Image {
+        if let region { try Self.validateRegion(region) }
         let number = try await store.reserveImageNumber()
         let filesystem = try await capturableFilesystem(on: disk, for: .private(number), fields.type)
         let image = newImage(
@@ -73,13 +74,13 @@ extension ImageService {
         return try await exclusively(image.id) {
             defer { releaseClaim(image.id) }
             try await admitCapture(record, claiming: filesystem.usedByteCount)
-            await recordEvent(.diskImagize, image.id, .started, nil)
+            await recordEvent(.diskImagize, image.id, .started, "capturing disk \(Self.excerpt(disk.name))")
             logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])
 
             do {
                 let codec = try fields.format.map { try self.codec(for: $0.name) } ?? compressor
                 let finished = try await runCapture(record, filesystem, disk, codec, progress)
-                await recordEvent(.diskImagize, image.id, .finished, nil)
+                await recordEvent(.diskImagize, image.id, .finished, "available, \(finished.image.size) MB")
                 await reportUsage(.started, finished)
                 return finished.image
             } catch {

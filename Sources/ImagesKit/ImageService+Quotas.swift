@@ -56,6 +56,7 @@ extension ImageService {
     /// A manual capture claims `claimedBytes` (its disk's used data) until it commits.
     func admit(_ record: StoredImage, claiming claimedBytes: UInt64) async throws {
         guard record.image.type == .manual else { return try await store.save(record) }
+        // TODO(#5): serialise quota checks across processes sharing the store, not just within one.
         try await admission.withLock {
             let usage = try await manualUsage(excluding: record.image.id)
             try checkImageCount(usage)

@@ -68,6 +68,7 @@ extension ImageService {
     public func serverDeleted(_ server: DeletedServer, progress: ProgressHandler? = nil) async throws -> RecoveryOutcome
     {
         try checkActiveTime(server.activeTime)
+        if let region = server.region { try Self.validateRegion(region) }
         guard server.activeTime >= configuration.recovery.minimumActiveTime else {
             return RecoveryOutcome(images: [], skipped: server.disks.map { skip($0, tooBrieflyActive(server)) })
         }
@@ -92,8 +93,8 @@ extension ImageService {
         let kept = min(server.activeTime.rounded(.up), configuration.recovery.maximumRetention)
         var fields = try ImageFields(
             label: Self.recoveryLabel(server: server.label, disk: diskLabel),
-            description: "Recovery image of disk \(diskLabel) of server \(server.label), deleted "
-                + "\(APITimestamp.format(deleted))",
+            description: "Recovery image of disk \(Self.excerpt(diskLabel)) of server \(Self.excerpt(server.label)), "
+                + "deleted \(APITimestamp.format(deleted))",
             tags: [], cloudInit: false, createdBy: nil)
         fields.type = .automatic
         fields.expiry = deleted.addingTimeInterval(kept)
@@ -112,6 +113,13 @@ extension ImageService {
         let diskCut = ImageRules.label(
             derivedFrom: String(diskPart.prefix(room - serverCut.count)), fallback: "disk")
         return serverCut + separator + diskCut
+    }
+
+    /// Text for a generated message: at most 200 characters, control characters shown as `?`.
+    static func excerpt(_ text: String) -> String {
+        let cut = text.count > 200 ? text.prefix(199) + "…" : Substring(text)
+        return String(
+            String.UnicodeScalarView(cut.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
     }
 
     private func checkActiveTime(_ activeTime: TimeInterval) throws {

@@ -39,6 +39,9 @@ extension ImageService {
         }
     }
 
+    /// The most regions one image may be kept in.
+    static let mostRegions = 100
+
     /// Checks the asked-for set and returns it without repeats, in the order given.
     private func validatedRegions(_ regions: [String]) throws -> [String] {
         guard !regions.isEmpty else {
@@ -48,6 +51,12 @@ extension ImageService {
         }
         var seen = Set<String>()
         let unique = regions.filter { seen.insert($0).inserted }
+        guard unique.count <= Self.mostRegions else {
+            throw ImagesKitError(
+                .invalidArgument,
+                "an image may be in at most \(Self.mostRegions) regions; \(unique.count) were asked for",
+                context: ["field": "regions"])
+        }
         for region in unique { try Self.validateRegion(region) }
         return unique
     }
@@ -58,7 +67,9 @@ extension ImageService {
         let record = try await storedImage(id)
         guard record.image.status == .available, record.content != nil else {
             throw ImagesKitError(
-                .invalidState, "\(id) is \(record.image.status.rawValue); only available images can be replicated")
+                .invalidState,
+                "\(id) is \(record.image.status.rawValue); only available images can be replicated: "
+                    + "wait until its capture or upload has finished, then replicate it")
         }
         let available = record.image.regions.filter { $0.status == .available }.map(\.region)
         guard wanted.contains(where: available.contains) else {
@@ -187,8 +198,14 @@ struct ReplicationPlan {
     /// A few words for the events: what is added and dropped.
     var summary: String {
         var parts: [String] = []
-        if !added.isEmpty { parts.append("replicating to \(added.joined(separator: ", "))") }
-        if !dropped.isEmpty { parts.append("removing from \(dropped.joined(separator: ", "))") }
+        if !added.isEmpty { parts.append("replicating to \(Self.list(added))") }
+        if !dropped.isEmpty { parts.append("removing from \(Self.list(dropped))") }
         return parts.joined(separator: "; ")
+    }
+
+    /// Up to ten regions by name, then how many more.
+    private static func list(_ regions: [String]) -> String {
+        let named = regions.prefix(10).joined(separator: ", ")
+        return regions.count > 10 ? "\(named) and \(regions.count - 10) more" : named
     }
 }

@@ -64,8 +64,14 @@ extension ImageService {
         let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
         let record = StoredImage(
             image: image, homeRegion: request.region, uploadDeadline: deadline, uploadFormat: kept.name)
-        try await admit(record, claiming: 0)
-        await recordEvent(.imageUpload, image.id, .started, nil)
+        do {
+            try await admit(record, claiming: 0)
+        } catch {
+            await recordEvent(.imageUpload, image.id, .failed, Self.publicError(error).message)
+            throw error
+        }
+        await recordEvent(
+            .imageUpload, image.id, .started, "waiting for the file until \(APITimestamp.format(deadline))")
         return PendingUpload(image: image, deadline: deadline)
     }
 
@@ -89,7 +95,7 @@ extension ImageService {
             let record = try await pendingUpload(id)
             do {
                 let finished = try await receive(record, bytes, progress ?? { _ in })
-                await recordEvent(.imageUpload, id, .finished, nil)
+                await recordEvent(.imageUpload, id, .finished, "available, \(finished.image.size) MB")
                 await flagUndeployableContent(finished)
                 await reportUsage(.started, finished)
                 return finished.image
@@ -124,11 +130,20 @@ extension ImageService {
         logger.info("upload holds no ext3/ext4 filesystem", ["image": "\(record.image.id)"])
     }
 
+    /// Checks a region id: 1 to 64 lowercase ASCII letters, digits and dashes, not starting or
+    /// ending with a dash, such as `us-east`; so one region is never spelled two ways.
     static func validateRegion(_ region: String) throws {
-        let allowed = region.utf8.allSatisfy { $0 == UInt8(ascii: "-") || ($0 < 0x80 && isalnum(Int32($0)) != 0) }
-        guard (1...64).contains(region.utf8.count), allowed else {
+        let bytes = Array(region.utf8)
+        let allowed = bytes.allSatisfy { byte in
+            byte == UInt8(ascii: "-") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard (1...64).contains(bytes.count), allowed, bytes.first != UInt8(ascii: "-"),
+            bytes.last != UInt8(ascii: "-")
+        else {
             throw ImagesKitError(
-                .invalidArgument, "region must be 1 to 64 letters, digits and dashes, such as us-east; got '\(region)'",
+                .invalidArgument,
+                "region must be 1 to 64 lowercase letters, digits and inner dashes, such as us-east; got '\(region)'",
                 context: ["field": "region"])
         }
     }

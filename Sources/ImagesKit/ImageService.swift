@@ -105,7 +105,7 @@ public final class ImageService: Sendable {
             try update.apply(to: &record.image)
             record.image.updated = now()
             try await store.save(record)
-            await recordEvent(.imageUpdate, id, .finished, nil)
+            await recordEvent(.imageUpdate, id, .finished, update.summary)
             return record.image
         }
     }
@@ -118,7 +118,7 @@ public final class ImageService: Sendable {
         try await exclusively(id) {
             let record = try await storedImage(id)
             try await removeEverywhere(record)
-            await recordEvent(.imageDelete, id, .finished, nil)
+            await recordEvent(.imageDelete, id, .finished, "deleted with every regional copy")
         }
     }
 
@@ -204,13 +204,19 @@ extension ImageService {
         await reportUsage(.ended, record)
     }
 
-    /// Marks an image busy for the length of `body`, refusing a second operation on it.
+    /// Marks an image busy for the length of `body`, in this process and in the store for other
+    /// processes sharing it, refusing a second operation on it.
     func exclusively<Result>(_ id: ImageID, _ body: () async throws -> Result) async throws -> Result {
         let claimed = operationsInFlight.withLock { $0.insert(id).inserted }
         guard claimed else {
             throw ImagesKitError(.conflict, "another operation on \(id) is running; wait for it to end, then retry")
         }
         defer { _ = operationsInFlight.withLock { $0.remove(id) } }
+        guard let claim = try store.claim(id) else {
+            throw ImagesKitError(
+                .conflict, "another process is working on \(id); wait for it to end, then retry")
+        }
+        defer { claim.release() }
         return try await body()
     }
 

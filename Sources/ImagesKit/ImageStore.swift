@@ -151,6 +151,34 @@ public protocol ImageStore: Sendable {
     ///
     /// - Throws: ``ImagesKitError`` with `store_failure`.
     func events() async throws -> [ImageEvent]
+
+    /// Claims an image for one operation against every other process sharing the store, so two
+    /// processes never capture, upload, change, replicate or remove the same image at once.
+    ///
+    /// A store that only one process uses needs no claims: the default grants every one.
+    /// - Parameter id: The image.
+    /// - Returns: The claim, to release when the operation ends; `nil` when another process
+    ///   holds the image.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func claim(_ id: ImageID) throws -> (any ImageClaim)?
+}
+
+/// An image held for one operation; see ``ImageStore/claim(_:)``.
+public protocol ImageClaim: AnyObject, Sendable {
+    /// Lets other processes claim the image again; safe to call more than once.
+    func release()
+}
+
+extension ImageStore {
+    /// Grants every claim: for stores that only one process uses.
+    public func claim(_ id: ImageID) throws -> (any ImageClaim)? {
+        UnsharedClaim()
+    }
+}
+
+/// The claim of a store no other process uses: holds nothing.
+final class UnsharedClaim: ImageClaim {
+    func release() {}
 }
 
 /// Writes one image's content; owned by one task.

@@ -5,7 +5,8 @@ import Synchronization
 /// An image store in a local folder: the embedded default.
 ///
 /// Layout: `records/<n>.json` holds each record, `content/<n>.data` its committed content,
-/// `staging/` content being written, `events.jsonl` the event log, `next-id` the id counter.
+/// `staging/` content being written, `events.jsonl` the event log, `next-id` the id counter,
+/// `locks/<n>.lock` the files processes lock while they work on an image.
 /// Content is written to `staging/`, flushed, and renamed into `content/` before its record is
 /// written; a record file is itself written beside its final name, flushed and renamed. So a
 /// reader never sees a record whose content is partial, and everything survives a restart.
@@ -91,11 +92,49 @@ public final class FileSystemImageStore: ImageStore {
         try eventLock.withLock { _ in try files.appendLine(line, to: files.eventsFile) }
     }
 
+    /// Claims an image with an exclusive `flock` on `locks/<n>.lock`, which every process
+    /// sharing the folder honours; the lock goes with the process if it dies.
+    public func claim(_ id: ImageID) throws -> (any ImageClaim)? {
+        let path = files.lockFile(try StoreFiles.number(of: id)).path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        try files.check(descriptor >= 0, "open", path)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EINTR else {
+                close(descriptor)
+                guard code == EWOULDBLOCK else { throw files.failure("lock", path, code) }
+                return nil
+            }
+        }
+        return FileImageClaim(descriptor: descriptor)
+    }
+
     /// Reads the event log, oldest first.
     public func events() async throws -> [ImageEvent] {
         guard let data = try? Data(contentsOf: files.eventsFile) else { return [] }
         return data.split(separator: UInt8(ascii: "\n")).compactMap {
             try? JSONDecoder().decode(ImageEvent.self, from: Data($0))
         }
+    }
+}
+
+/// An image claimed through a locked file; closing the file releases it.
+final class FileImageClaim: ImageClaim {
+    private let descriptor: Mutex<Int32?>
+
+    init(descriptor: Int32) {
+        self.descriptor = Mutex(descriptor)
+    }
+
+    deinit {
+        release()
+    }
+
+    func release() {
+        let held = descriptor.withLock { value in
+            defer { value = nil }
+            return value
+        }
+        if let held { close(held) }
     }
 }

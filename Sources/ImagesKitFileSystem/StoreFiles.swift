@@ -8,12 +8,14 @@ struct StoreFiles: Sendable {
     var recordsFolder: URL { root.appendingPathComponent("records") }
     var contentFolder: URL { root.appendingPathComponent("content") }
     var stagingFolder: URL { root.appendingPathComponent("staging") }
+    var locksFolder: URL { root.appendingPathComponent("locks") }
     var eventsFile: URL { root.appendingPathComponent("events.jsonl") }
     var nextIDFile: URL { root.appendingPathComponent("next-id") }
     var nextIDLockFile: URL { root.appendingPathComponent("next-id.lock") }
 
     func recordFile(_ number: Int) -> URL { recordsFolder.appendingPathComponent("\(number).json") }
     func contentFile(_ number: Int) -> URL { contentFolder.appendingPathComponent("\(number).data") }
+    func lockFile(_ number: Int) -> URL { locksFolder.appendingPathComponent("\(number).lock") }
 
     static func number(of id: ImageID) throws -> Int {
         guard let number = id.number else { throw ImagesKitError(.notModifiable, "\(id) is not an account image") }
@@ -25,7 +27,7 @@ struct StoreFiles: Sendable {
     }
 
     func prepare() throws {
-        for folder in [recordsFolder, contentFolder, stagingFolder] {
+        for folder in [recordsFolder, contentFolder, stagingFolder, locksFolder] {
             do {
                 try FileManager.default.createDirectory(
                     at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

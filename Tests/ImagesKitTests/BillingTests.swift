@@ -121,6 +121,15 @@ struct BillingHourTests {
         #expect(late.lines.map(\.hours) == [24])
     }
 
+    @Test("an end dated before its start (a clock set back) ends the copy where it began")
+    func endBeforeStartEndsTheCopy() async throws {
+        let bench = BillingBench()
+        try await bench.live(1, from: "2026-12-10T00:00:00", to: "2026-12-01T00:00:00")
+
+        let invoice = try await bench.invoice("2026-12-01T00:00:00", "2027-01-01T00:00:00")
+        #expect(invoice.lines.isEmpty)
+    }
+
     @Test("an hour belongs to the period it begins in, not the one it ends in")
     func hourBelongsToPeriodItBeginsIn() async throws {
         let bench = BillingBench()
@@ -334,14 +343,16 @@ struct BillingPairingTests {
         #expect(line.amount == decimal("0.05"))
     }
 
-    @Test("records are paired in time order, whatever order the ledger holds them in")
-    func pairedInTimeOrder() async throws {
+    @Test("records are paired in the ledger's order, the order they happened")
+    func pairedInLedgerOrder() async throws {
         let bench = BillingBench()
-        try await bench.record(.ended, 1, "2026-12-01T04:00:00")
-        try await bench.record(.started, 1, "2026-12-01T00:00:00")
+        try await bench.record(.started, 1, "2026-12-01T00:00:00", region: "a")
+        try await bench.record(.started, 1, "2026-12-01T01:00:00", region: "b")
+        try await bench.record(.ended, 1, "2026-12-01T04:00:00", region: "a")
+        try await bench.record(.ended, 1, "2026-12-01T02:00:00", region: "b")
 
-        let line = try await bench.onlyLine("2026-12-01T00:00:00", "2027-01-01T00:00:00")
-        #expect(line.hours == 4)
+        let lines = try await bench.invoice("2026-12-01T00:00:00", "2027-01-01T00:00:00").lines
+        #expect(lines.map(\.hours) == [4, 1])
     }
 }
 

@@ -24,7 +24,7 @@ struct ServiceEventTests {
         harness.clock.set(Self.at(1))
         let pending = try await harness.pendingUpload()
         harness.clock.set(Self.at(2))
-        _ = try await harness.service.upload(pending.id, bytes: ChunkedBytes(shared.gzipped, seed: 5))
+        let uploaded = try await harness.service.upload(pending.id, bytes: ChunkedBytes(shared.gzipped, seed: 5))
         harness.clock.set(Self.at(3))
         _ = try await harness.service.update(pending.id, ImageUpdate(label: "renamed"))
         harness.clock.set(Self.at(4))
@@ -34,13 +34,27 @@ struct ServiceEventTests {
         try await harness.service.expire()
 
         let expected = [
-            ImageEvent(action: .diskImagize, entity: captured.id, status: .started, message: nil, created: Self.at(0)),
-            ImageEvent(action: .diskImagize, entity: captured.id, status: .finished, message: nil, created: Self.at(0)),
-            ImageEvent(action: .imageUpload, entity: pending.id, status: .started, message: nil, created: Self.at(1)),
-            ImageEvent(action: .imageUpload, entity: pending.id, status: .finished, message: nil, created: Self.at(2)),
-            ImageEvent(action: .imageUpdate, entity: pending.id, status: .finished, message: nil, created: Self.at(3)),
-            ImageEvent(action: .imageDelete, entity: captured.id, status: .finished, message: nil, created: Self.at(4)),
-            ImageEvent(action: .imageUpload, entity: closing.id, status: .started, message: nil, created: Self.at(4)),
+            ImageEvent(
+                action: .diskImagize, entity: captured.id, status: .started, message: "capturing disk small.img",
+                created: Self.at(0)),
+            ImageEvent(
+                action: .diskImagize, entity: captured.id, status: .finished,
+                message: "available, \(captured.size) MB", created: Self.at(0)),
+            ImageEvent(
+                action: .imageUpload, entity: pending.id, status: .started,
+                message: "waiting for the file until \(APITimestamp.format(Self.at(1 + 24 * 60)))", created: Self.at(1)),
+            ImageEvent(
+                action: .imageUpload, entity: pending.id, status: .finished,
+                message: "available, \(uploaded.size) MB", created: Self.at(2)),
+            ImageEvent(
+                action: .imageUpdate, entity: pending.id, status: .finished, message: "label changed",
+                created: Self.at(3)),
+            ImageEvent(
+                action: .imageDelete, entity: captured.id, status: .finished,
+                message: "deleted with every regional copy", created: Self.at(4)),
+            ImageEvent(
+                action: .imageUpload, entity: closing.id, status: .started,
+                message: "waiting for the file until \(APITimestamp.format(Self.at(4 + 24 * 60)))", created: Self.at(4)),
             ImageEvent(
                 action: .imageUpload, entity: closing.id, status: .failed, message: "upload window expired",
                 created: Self.at(5 + 24 * 60)),
@@ -79,9 +93,12 @@ struct ServiceEventTests {
         #expect(
             events == [
                 ImageEvent(
-                    action: .imageUpdate, entity: pending.id, status: .finished, message: nil, created: Self.at(7)),
+                    action: .imageUpdate, entity: pending.id, status: .finished, message: "label changed",
+                    created: Self.at(7)),
                 ImageEvent(
-                    action: .imageUpload, entity: second.id, status: .started, message: nil, created: Self.at(7)),
+                    action: .imageUpload, entity: second.id, status: .started,
+                    message: "waiting for the file until \(APITimestamp.format(Self.at(7 + 24 * 60)))",
+                    created: Self.at(7)),
             ])
     }
 
@@ -99,7 +116,10 @@ struct ServiceEventTests {
 
         let events = await firstEvents(2, of: stream)
         #expect(events.map(\.entity) == [watched.id, watched.id])
-        #expect(events.map(describe) == ["image_update finished", "image_delete finished"])
+        #expect(
+            events.map(describe) == [
+                "image_update finished: label changed", "image_delete finished: deleted with every regional copy",
+            ])
     }
 
     @Test func slowSubscriberKeepsTheNewestEventsUpToItsBuffer() async throws {

@@ -59,7 +59,8 @@ struct ServiceExpiryTests {
         let events = try await harness.service.events(for: pending.id)
         #expect(
             events.map(describe) == [
-                "image_upload started", "image_upload failed: upload window expired",
+                "image_upload started: waiting for the file until 2026-12-05T15:09:43",
+                "image_upload failed: upload window expired",
                 "image_expire finished: upload window expired",
             ])
         #expect(events.dropFirst().allSatisfy { $0.created == serviceTestStart.addingTimeInterval(24 * hour) })

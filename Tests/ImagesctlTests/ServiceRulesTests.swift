@@ -54,7 +54,9 @@ struct ServiceRulesTests {
         #expect(image.status == .available)
     }
 
-    @Test(arguments: [("11:59", 0), ("11.99", 0), ("12", 1), ("12:00", 1)])
+    @Test(arguments: [
+        ("11:59", 0), ("11.99", 0), ("11.99999", 0), ("11.999999999", 0), ("12", 1), ("12:00", 1), ("12.0", 1),
+    ])
     func recoveryImagesNeedTwelveHoursOfActivity(hours: String, images: Int) async throws {
         let disk = try await sandbox.makeExt4Disk()
         let result = try await sandbox.imagesctl(
@@ -63,6 +65,32 @@ struct ServiceRulesTests {
         let page = try APIJSON.decoder().decode(ImagePage.self, from: Data(result.standardOutput.utf8))
         #expect(page.results == images)
         #expect(result.standardError.contains("less than the 12 hours") == (images == 0))
+    }
+
+    @Test(arguments: [
+        ("2026-12-01T12:00:00+02:00", "2026-12-01T10:00:00"), ("2026-12-01T12:00:00+0200", "2026-12-01T10:00:00"),
+        ("2026-12-01T08:30:00-01:30", "2026-12-01T10:00:00"), ("2026-12-01T10:00:00.999Z", "2026-12-01T10:00:00"),
+        ("2026-12-01T10:00:00.5", "2026-12-01T10:00:00"), ("2026-12-01", "2026-12-01T00:00:00"),
+    ])
+    func timesWithOffsetsAndFractionsAreReadExactly(time: String, utc: String) async throws {
+        let upload = try await sandbox.gzip(try await sandbox.makeExt4Disk())
+        let image = try await json(Image.self, at: time, "upload", upload, "--label", "t", "--region", "us-east")
+        #expect(APITimestamp.format(image.created) == utc)
+    }
+
+    @Test func aDiskNamedTwiceOrAFifoIsRefusedBeforeAnythingIsKept() async throws {
+        let disk = try await sandbox.makeExt4Disk()
+        let twice = try await sandbox.imagesctl(
+            "server-delete", "--label", "web", "--active-hours", "13", disk, sandbox.folder.path + "/./disk.img")
+        expectFailure(twice, advising: "name each disk once")
+
+        let fifo = sandbox.path("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let refused = try await sandbox.imagesctl("server-delete", "--label", "web", "--active-hours", "13", fifo)
+        expectFailure(refused, advising: "neither a regular file nor a block device")
+        expectFailure(
+            try await sandbox.imagesctl("capture", fifo), advising: "neither a regular file nor a block device")
+        #expect(try await sandbox.imagesctl("list").standardOutput == "no images\n")
     }
 
     @Test func recoveryImagesAreKeptSevenDaysAtMost() async throws {
@@ -154,6 +182,15 @@ struct ServiceRulesTests {
         ["--now", "yesterday", "list"], ["bill", "--from", "2026-12-01"], ["bill", "--from", "soon", "--to", "x"],
         ["server-delete", "--label", "web", "--active-hours", "many", "disk.img"],
         ["server-delete", "--label", "web", "--active-hours", "12"], ["events", "--image", "web"],
+        ["server-delete", "--label", "w", "--active-hours", "9999999999999999:00", "disk.img"],
+        ["server-delete", "--label", "w", "--active-hours", "1.2.3", "disk.img"],
+        ["server-delete", "--label", "w", "--active-hours", "12:+5", "disk.img"],
+        ["server-delete", "--label", "w", "--active-hours", "+12", "disk.img"],
+        ["server-delete", "--label", "w", "--active-hours", ".", "disk.img"],
+        ["--now", "2026-12-01T00:00:00+1:00", "list"], ["--now", "2026-12-01T00:00:00+25:00", "list"],
+        ["--now", "2026-12-01T00:00:00+02:60", "list"], ["--now", "2026-12-01T00:00:00Z0", "list"],
+        ["--now", "2026-12-01T00:00:00+02:00Z", "list"], ["--now", "9999-12-31T00:00:00", "list"],
+        ["--now", "2026-13-01", "list"], ["--now", "2026-02-30T00:00:00", "list"],
     ])
     func aBadTimeOrMissingArgumentPointsToHelp(arguments: [String]) async throws {
         let result = try await sandbox.imagesctl(arguments)

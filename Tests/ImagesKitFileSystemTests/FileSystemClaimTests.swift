@@ -1,0 +1,72 @@
+import Foundation
+import ImagesKit
+import ImagesKitFileSystem
+import Testing
+
+/// Processes sharing a folder store never work on the same image at once: a claim in one store
+/// instance holds the image against every other instance over the same folder.
+@Suite("Folder store claims")
+struct FileSystemClaimTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("claims-\(UUID().uuidString)")
+
+    @Test func aClaimedImageCanBeClaimedAgainOnlyOnceReleased() throws {
+        let first = try FileSystemImageStore(folder: folder)
+        let second = try FileSystemImageStore(folder: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let claim = try #require(try first.claim(.private(7)))
+        #expect(try second.claim(.private(7)) == nil)
+        #expect(try first.claim(.private(7)) == nil)
+        let other = try #require(try second.claim(.private(8)))
+
+        claim.release()
+        claim.release()
+        let again = try #require(try second.claim(.private(7)))
+        again.release()
+        other.release()
+    }
+
+    @Test func anImageAnotherInstanceHoldsIsNeitherRemovedNorExpired() async throws {
+        let holder = try FileSystemImageStore(folder: folder)
+        let store = try FileSystemImageStore(folder: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let service = ImageService(store: store, compressor: NoCodec(), clock: FixedTime(date: Self.start))
+        let pending = try await service.createUpload(UploadRequest(label: "busy", region: "local")).image
+
+        let claim = try #require(try holder.claim(pending.id))
+        let refused = await #expect(throws: ImagesKitError.self) { try await service.delete(pending.id) }
+        #expect(refused?.code == .conflict)
+        #expect(refused?.message.contains("another process") == true)
+
+        let late = ImageService(
+            store: store, compressor: NoCodec(), clock: FixedTime(date: Self.start.addingTimeInterval(86_400)))
+        #expect(try await late.expire().removed.isEmpty)
+        #expect(try await store.record(pending.id) != nil)
+
+        claim.release()
+        #expect(try await late.expire().closedUploads.map(\.id) == [pending.id])
+        #expect(try await store.record(pending.id) == nil)
+    }
+
+    static let start = Date(timeIntervalSince1970: 1_796_396_983)
+}
+
+/// A clock stopped at one moment.
+struct FixedTime: ImagesClock {
+    let date: Date
+
+    func now() -> Date { date }
+}
+
+/// A codec that is never used: these tests store no content.
+struct NoCodec: Compressor {
+    var format: CompressionFormat { .gzip }
+
+    func makeEncoder(level: Int) throws -> any CompressionEncoder {
+        throw ImagesKitError(.unsupportedFormat, "no codec in this test")
+    }
+
+    func makeDecoder(outputLimit: UInt64) throws -> any CompressionDecoder {
+        throw ImagesKitError(.unsupportedFormat, "no codec in this test")
+    }
+}
