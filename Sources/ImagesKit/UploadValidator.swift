@@ -142,7 +142,8 @@ final class UploadValidator {
         let extensions = accepted.map(\.format.fileExtension).joined(separator: " or ")
         return ImagesKitError(
             .unsupportedFormat,
-            "the upload holds \(found), not \(names) data; upload a raw disk image compressed as \(extensions)")
+            "the upload holds \(found), not \(names) data; upload a raw disk image compressed with \(names) "
+                + "(\(extensions))")
     }
 
     private func emptyUpload() -> ImagesKitError {
