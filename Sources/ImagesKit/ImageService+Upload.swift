@@ -171,7 +171,7 @@ extension ImageService {
         do {
             let budget = try await uploadBudget(for: record.image.id)
             let validator = UploadValidator(
-                accepted: uploadCodecs, keptCodec: try codec(for: record.uploadFormat ?? compressor.format.name),
+                accepted: try uploadCodecs(), keptCodec: try codec(for: record.uploadFormat ?? compressor.format.name),
                 keptLevel: configuration.compressionLevel, limits: configuration.limits, quotaBytes: budget)
             for try await chunk in bytes {
                 try Task.checkCancellation()

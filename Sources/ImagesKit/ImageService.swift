@@ -245,8 +245,16 @@ extension ImageService {
     }
 
     /// The codecs uploads may arrive in, as the configuration allows.
-    var uploadCodecs: [any Compressor] {
-        codecs.filter { configuration.uploadFormats.contains($0.format.name) }
+    func uploadCodecs() throws -> [any Compressor] {
+        let accepted = codecs.filter { configuration.uploadFormats.contains($0.format.name) }
+        guard !accepted.isEmpty else {
+            let formats = configuration.uploadFormats.sorted().joined(separator: ", ")
+            throw ImagesKitError(
+                .unsupportedFormat,
+                "this service has no codec for the upload formats it is configured with (\(formats)); "
+                    + "give it the codec or change ImageServiceConfiguration.uploadFormats")
+        }
+        return accepted
     }
 
     static func publicError(_ error: any Error) -> ImagesKitError {

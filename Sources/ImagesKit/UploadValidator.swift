@@ -16,7 +16,15 @@ final class UploadValidator {
     private var head: [UInt8] = []
     private var contentPrefix: [UInt8] = []
     private var transcoded: [UInt8] = []
+    /// Upload bytes handed back to store so far, from the start.
     private var storedBytes: UInt64 = 0
+    /// Received bytes after `storedBytes` whose place is not known yet: padding, or the start
+    /// of a member or stream the decoder has not counted yet.
+    private var held: [UInt8] = []
+    /// Whether held bytes were let go as padding because there were too many to keep.
+    private var droppedPadding = false
+    /// The most undecided bytes kept; more than that after a stream can only be padding.
+    private static let mostHeldBytes = 1 << 20
     private(set) var receivedBytes: UInt64 = 0
     /// The codec of the upload, once its first bytes told it.
     private(set) var codec: (any Compressor)?
@@ -65,6 +73,10 @@ final class UploadValidator {
         try decoder.finish()
         guard decoder.outputByteCount > 0 else { throw emptyUpload() }
         try encoder?.finish { transcoded.append(contentsOf: $0) }
+        if encoder == nil {
+            // Bytes the decoder counted only once it knew the input had ended.
+            transcoded = try ownBytes(of: [], startingAt: receivedBytes, streamEnd: decoder.streamByteCount)
+        }
 
         let content = DiskProbe.identify(prefix: contentPrefix)
         let facts = ImageContent(
@@ -119,15 +131,40 @@ final class UploadValidator {
             defer { transcoded.removeAll(keepingCapacity: true) }
             return transcoded
         }
-        return ownBytes(of: input, startingAt: startOfInput, streamEnd: decoder.streamByteCount)
+        return try ownBytes(of: input, startingAt: startOfInput, streamEnd: decoder.streamByteCount)
     }
 
-    /// The part of `input` that belongs to the stream, leaving padding out.
-    private func ownBytes(of input: [UInt8], startingAt start: UInt64, streamEnd end: UInt64) -> [UInt8] {
-        guard end > storedBytes, end > start else { return [] }
-        let count = Int(min(end, receivedBytes) - start)
-        storedBytes = start + UInt64(count)
-        return count == input.count ? input : Array(input[..<count])
+    /// The bytes now known to belong to the stream, leaving padding out. Bytes the decoder has
+    /// not counted yet are held until it does, so a member split across pieces is kept whole.
+    private func ownBytes(of input: [UInt8], startingAt start: UInt64, streamEnd end: UInt64) throws -> [UInt8] {
+        if held.isEmpty, start == storedBytes, end >= receivedBytes {
+            storedBytes = receivedBytes
+            return input
+        }
+        held.append(contentsOf: input)
+        if end > storedBytes {
+            guard !droppedPadding else { throw Self.lostBytes(at: storedBytes) }
+            let count = Int(min(end, receivedBytes) - storedBytes)
+            let own = Array(held[..<count])
+            held.removeFirst(count)
+            storedBytes += UInt64(count)
+            return own
+        }
+        if held.count > Self.mostHeldBytes {
+            held.removeAll()
+            droppedPadding = true
+        }
+        return []
+    }
+
+    /// A decoder counted bytes as its stream's that were already let go as padding: the codec
+    /// broke its promise, and storing the upload would lose data.
+    private static func lostBytes(at offset: UInt64) -> ImagesKitError {
+        ImagesKitError(
+            .storeFailure,
+            "the codec counted bytes at offset \(offset) as data after calling them padding; nothing was stored. "
+                + "Report this with the file",
+            context: ["offset": String(offset)])
     }
 
     private func keepContentPrefix(_ output: UnsafeRawBufferPointer) {
