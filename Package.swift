@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ImagesKitFileSystem", targets: ["ImagesKitFileSystem"]),
         .library(name: "ImagesKitMemory", targets: ["ImagesKitMemory"]),
         .library(name: "ImagesKitGzip", targets: ["ImagesKitGzip"]),
+        .library(name: "ImagesKitXz", targets: ["ImagesKitXz"]),
         .executable(name: "imagesctl", targets: ["imagesctl"]),
     ],
     targets: [
@@ -20,6 +21,11 @@ let package = Package(
             name: "CImagesKitZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "CImagesKitLzma",
+            pkgConfig: "liblzma",
+            providers: [.apt(["liblzma-dev"])]
         ),
         .systemLibrary(
             name: "CImagesKitCrypto",
@@ -45,6 +51,11 @@ let package = Package(
         .target(
             name: "ImagesKitGzip",
             dependencies: ["ImagesKit", "CImagesKitZlib"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitXz",
+            dependencies: ["ImagesKit", "CImagesKitLzma"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -81,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "ImagesKitGzipTests",
             dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitGzip"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitXzTests",
+            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitXz"],
             swiftSettings: strictSettings
         ),
         .testTarget(

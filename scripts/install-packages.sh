@@ -16,6 +16,10 @@ packages=(
     util-linux       # mkswap
     python3          # builds hostile inputs in tests
     xz-utils         # other formats an upload must refuse by name
+    liblzma-dev      # liblzma, the xz codec
+    pixz             # reference tool in xz codec tests (parallel xz with an index)
+    isal             # igzip, reference tool in codec tests
+    tabix            # bgzip, reference tool in codec tests
     bzip2
     zstd
     ca-certificates

@@ -68,6 +68,8 @@ public struct ImagesKitError: Error, Sendable, CustomStringConvertible {
         public static let cancelled: Code = "cancelled"
         /// Another operation on the same image is in progress.
         public static let conflict: Code = "conflict"
+        /// Decoding would need more memory than the codec's limit allows; refused before allocating.
+        public static let memoryLimitExceeded: Code = "memory_limit_exceeded"
         /// The account's manual images would pass its image count or total size quota.
         public static let quotaExceeded: Code = "quota_exceeded"
     }
