@@ -70,13 +70,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "imagesctl",
-            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip"],
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz"],
             path: "Examples/imagesctl",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ImagesKitTests",
-            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitMemory", "ImagesKitGzip"],
+            dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitMemory", "ImagesKitGzip", "ImagesKitXz"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,10 +8,10 @@ struct Arguments {
     var options: [String: [String]] = [:]
     var flags: Set<String> = []
 
-    static let flagNames: Set<String> = ["--json", "--cloud-init", "--help"]
+    static let flagNames: Set<String> = ["--json", "--cloud-init", "--help", "--accept-xz"]
     static let optionNames: Set<String> = [
         "--store", "--label", "--region", "--description", "--tag", "--size", "--now", "--active-hours",
-        "--image", "--from", "--to", "--status", "--type",
+        "--image", "--from", "--to", "--status", "--type", "--codec",
     ]
 
     init(_ words: [String]) throws {

@@ -2,21 +2,25 @@ import Foundation
 import ImagesKit
 import ImagesKitFileSystem
 import ImagesKitGzip
+import ImagesKitXz
 
 /// `imagesctl`: captures, uploads, lists, deploys and exports disk images in a local store.
 @main
 enum Imagesctl {
     static let usage = """
-        usage: imagesctl [--store DIR] [--json] [--now TIME] COMMAND
+        usage: imagesctl [--store DIR] [--json] [--now TIME] [--accept-xz] COMMAND
 
           capture DISK [--label L] [--region R] [--description D] [--tag T]... [--cloud-init]
+                  [--codec gzip|xz]
           upload FILE.img.gz --label L --region R [--description D] [--tag T]... [--cloud-init]
+                  [--codec gzip|xz]
           list [--label TEXT] [--status S] [--type manual|automatic] [--tag T]...
           show ID
           update ID [--label L] [--description D] [--tag T]...
           delete ID
           deploy ID TARGET [--size SIZE]   makes TARGET at SIZE if missing, rebuilds it if present
-          export ID OUT.img.gz
+          export ID OUT.img.gz|OUT.img.xz   the name's extension says the format
+          verify FILE                      checks a .gz or .xz file as an upload would; stores nothing
           server-delete --label L --active-hours H [--region R] DISK...
                                            keeps a deleted server's ext3/ext4 disks as recovery images
           expire                           removes expired recovery images and closed upload windows
@@ -28,6 +32,8 @@ enum Imagesctl {
         TIME is ISO 8601 such as 2026-12-04T15:09:43 (UTC unless it has a Z or offset), or a
         date such as 2026-12-01 for its midnight UTC. --now makes the clock read TIME.
         H is hours such as 12, 11.5 or 11:59 (hours:minutes).
+        --codec says how an image is kept (gzip by default; xz is smaller). Uploads are taken as
+        .img.gz; --accept-xz takes .img.xz too.
         The store defaults to $XDG_DATA_HOME/imageskit, else ~/.local/share/imageskit.
         """
 
@@ -55,8 +61,11 @@ enum Imagesctl {
         let folder = try storeFolder(arguments)
         let store = try FileSystemImageStore(folder: folder)
         let billing = MeteredBilling(ledger: FileUsageLedger(file: folder.appendingPathComponent("usage.jsonl")))
+        var configuration = ImageServiceConfiguration()
+        if arguments.flags.contains("--accept-xz") { configuration.uploadFormats.insert("xz") }
         let service = ImageService(
-            store: store, compressor: GzipCompressor(), billing: billing, clock: try clock(arguments))
+            store: store, compressor: GzipCompressor(), otherCodecs: [XzCompressor()], billing: billing,
+            clock: try clock(arguments), configuration: configuration)
         let session = Session(
             service: service, billing: billing, arguments: arguments,
             output: Output(json: arguments.flags.contains("--json")))

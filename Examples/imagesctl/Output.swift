@@ -63,6 +63,18 @@ struct Output {
         }
     }
 
+    func verified(_ file: VerifiedImageFile) throws {
+        if json { return try printJSON(VerifiedJSON(file)) }
+        let rows = [
+            ("format", file.format.name), ("compressed", "\(file.compressedByteCount) bytes"),
+            ("uncompressed", "\(file.uncompressedByteCount) bytes"), ("sha256", file.sha256),
+            ("holds", file.filesystem),
+        ]
+        for (name, value) in rows {
+            print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + Self.printable(value))
+        }
+    }
+
     func invoice(_ invoice: Invoice) throws {
         if json { return try printJSON(invoice) }
         print(
@@ -154,5 +166,26 @@ struct ListEnvelope<Item: Encodable>: Encodable {
     init(data: [Item]) {
         self.data = data
         self.results = data.count
+    }
+}
+
+/// The `verify --json` document.
+struct VerifiedJSON: Encodable {
+    let format: String
+    let compressedSize: UInt64
+    let uncompressedSize: UInt64
+    let sha256: String
+
+    init(_ file: VerifiedImageFile) {
+        format = file.format.name
+        compressedSize = file.compressedByteCount
+        uncompressedSize = file.uncompressedByteCount
+        sha256 = file.sha256
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, sha256
+        case compressedSize = "compressed_size"
+        case uncompressedSize = "uncompressed_size"
     }
 }

@@ -1,8 +1,28 @@
 import Foundation
 import ImagesKit
 
-/// The commands of the service's rules: recovery images, expiry, replication, events, billing.
+/// The commands of the service's rules (recovery images, expiry, replication, events, billing)
+/// and of codecs.
 extension Session {
+    /// The format `--codec` names for keeping an image, or `nil` for the default (gzip).
+    func codecFormat() throws -> CompressionFormat? {
+        guard let name = try arguments.value("--codec") else { return nil }
+        guard let format = [CompressionFormat.gzip, .xz].first(where: { $0.name == name }) else {
+            throw UsageError("--codec takes gzip or xz; got '\(name)'")
+        }
+        return format
+    }
+
+    func verify() async throws {
+        let path = try arguments.positional(1, "one FILE")[0]
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw UsageError("can't read \(path); check the path")
+        }
+        let checked = try await service.verify(fileAt: path, progress: progress)
+        bar.clear()
+        try output.verified(checked)
+    }
+
     func serverDelete() async throws {
         guard !arguments.positional.isEmpty else {
             throw UsageError("server-delete needs at least one DISK; run imagesctl --help")

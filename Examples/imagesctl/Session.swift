@@ -24,6 +24,7 @@ struct Session {
         case "replicate": try await replicate()
         case "events": try await events()
         case "bill": try await bill(billing, account: service.configuration.account)
+        case "verify": try await verify()
         default: throw UsageError("unknown command \(arguments.command ?? ""); run imagesctl --help")
         }
     }
@@ -88,7 +89,7 @@ struct Session {
         let request = CaptureRequest(
             label: try arguments.value("--label"), description: try arguments.value("--description"),
             tags: arguments.values("--tag"), cloudInit: arguments.flags.contains("--cloud-init"),
-            region: try arguments.value("--region"))
+            region: try arguments.value("--region"), format: try codecFormat())
         let disk = try FileDisk(path: path)
         let image = try await service.capture(request, from: disk, progress: progress)
         bar.clear()
@@ -100,7 +101,7 @@ struct Session {
         let request = UploadRequest(
             label: try arguments.required("--label"), region: try arguments.required("--region"),
             description: try arguments.value("--description"), tags: arguments.values("--tag"),
-            cloudInit: arguments.flags.contains("--cloud-init"))
+            cloudInit: arguments.flags.contains("--cloud-init"), format: try codecFormat())
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw UsageError("can't read \(path); check the path")
         }
@@ -166,8 +167,11 @@ struct Session {
     ]
 
     private func export() async throws {
-        let words = try arguments.positional(2, "an image ID and OUT.img.gz")
-        try await service.export(try imageID(), to: words[1], progress: progress)
+        let words = try arguments.positional(2, "an image ID and OUT.img.gz or OUT.img.xz")
+        guard let format = [CompressionFormat.gzip, .xz].first(where: { words[1].hasSuffix($0.fileExtension) }) else {
+            throw UsageError("the export's name must end in .img.gz or .img.xz, which says its format")
+        }
+        try await service.export(try imageID(), to: words[1], format: format, progress: progress)
         bar.clear()
         output.message("exported \(words[1])")
     }

@@ -15,17 +15,19 @@ struct UsageTests {
         let result = try await sandbox.imagesctl(arguments)
         #expect(result.status == 0)
         #expect(result.standardError.isEmpty)
-        #expect(result.standardOutput.hasPrefix("usage: imagesctl [--store DIR] [--json] [--now TIME] COMMAND"))
+        #expect(
+            result.standardOutput.hasPrefix(
+                "usage: imagesctl [--store DIR] [--json] [--now TIME] [--accept-xz] COMMAND"))
         let commands = [
             "capture DISK", "upload FILE.img.gz", "list", "show ID", "update ID", "delete ID",
             "server-delete --label L",
-            "expire", "replicate ID REGION...", "events [--image ID]", "bill --from TIME --to TIME",
+            "expire", "replicate ID REGION...", "events [--image ID]", "bill --from TIME --to TIME", "verify FILE",
         ]
         for command in commands {
             #expect(result.standardOutput.contains("  \(command)"), "usage lacks \(command)")
         }
         #expect(result.standardOutput.contains("deploy ID TARGET [--size SIZE]"))
-        #expect(result.standardOutput.contains("export ID OUT.img.gz"))
+        #expect(result.standardOutput.contains("export ID OUT.img.gz|OUT.img.xz"))
         #expect(result.standardOutput.contains("1500M is 1500 MiB"))
         #expect(!FileManager.default.fileExists(atPath: sandbox.store))
     }
