@@ -140,6 +140,23 @@ struct ServiceCodecTests {
         }
     }
 
+    @Test func anXzImageWithoutAnyCheckStillHasItsDamageCaughtBeforeADiskIsTouched() async throws {
+        let path = try folder.write(shared.raw, to: "nocheck.img")
+        let file = try HostTool.run("xz", ["-6", "--check=none", "-c", path])
+        let (service, store) = Self.service(acceptingXz: true)
+        let image = try await upload(file, to: service, keptAs: .xz)
+
+        var damaged = try #require(store.storedBytes(of: image.id))
+        damaged[damaged.count / 2] ^= 0x10
+        store.replaceStoredBytes(damaged, of: image.id)
+        let target = MemoryDisk(name: "old", byteCount: 32 << 20)
+        try target.fill(with: 0xAB)
+
+        let error = await #expect(throws: ImagesKitError.self) { try await service.deploy(image.id, to: target) }
+        #expect(error?.code == .digestMismatch)
+        expectAllBytes(try target.allBytes()[...], are: 0xAB, "target after a refused deploy")
+    }
+
     @Test func aServiceWithoutTheImagesCodecSaysWhichItLacks() async throws {
         let (service, store) = Self.service()
         let image = try await upload(shared.gzipped, to: service, keptAs: .xz)
