@@ -17,6 +17,9 @@ enum ExternalTool {
 
     static var hasPigz: Bool { path(of: "pigz") != nil }
 
+    /// Whether `igzip` (package isal) and `bgzip` (package tabix) are both installed.
+    static var hasIgzipAndBgzip: Bool { path(of: "igzip") != nil && path(of: "bgzip") != nil }
+
     /// Runs `name` with `arguments`, reading standard input from `input` when given.
     static func run(_ name: String, _ arguments: [String], input: URL? = nil) throws -> ToolRun {
         let executable = try #require(path(of: name), "\(name) is not installed")
@@ -38,6 +41,12 @@ enum ExternalTool {
         let result = try run(name, arguments, input: input)
         #expect(result.status == 0, "\(name) \(arguments.joined(separator: " ")) exited \(result.status)")
         return result.output
+    }
+
+    /// Runs a bash pipeline with `pipefail` set, so that it fails when any command in it fails;
+    /// `arguments` become `$1`, `$2` and so on.
+    static func pipeline(_ script: String, arguments: [String] = []) throws -> ToolRun {
+        try run("bash", ["-o", "pipefail", "-c", script, "bash"] + arguments)
     }
 
     /// Runs a python3 program that writes bytes to `out` (standard output), after a prelude
