@@ -66,6 +66,8 @@ enum Imagesctl {
         let service = ImageService(
             store: store, compressor: GzipCompressor(), otherCodecs: [XzCompressor()], billing: billing,
             clock: try clock(arguments), configuration: configuration)
+        // Whatever a killed run left half-made goes before anything is read.
+        try await service.recoverInterruptedWork()
         let session = Session(
             service: service, billing: billing, arguments: arguments,
             output: Output(json: arguments.flags.contains("--json")))

@@ -85,6 +85,7 @@ extension ImageService {
     /// A hidden name beside `path` for a disk or export being written, so an interrupted one
     /// never leaves a half-written file under the name asked for.
     static func partialPath(for path: String) -> String {
+        // TODO(#5): remove the partial files a killed deploy or export left beside their targets.
         let url = URL(fileURLWithPath: path)
         let name = ".\(url.lastPathComponent).imageskit-partial-\(UUID().uuidString)"
         return url.deletingLastPathComponent().appendingPathComponent(name).path

@@ -27,10 +27,12 @@ extension ImageService {
     /// alongside other operations) never remove an image twice: an image another operation is
     /// working on is left for the next sweep. Each removal records an `image_expire` event; a
     /// closed upload also records a failed `image_upload` event saying "upload window expired".
+    /// Captures a crash interrupted are removed too (see ``recoverInterruptedWork()``).
     /// - Returns: What was removed.
     /// - Throws: ``ImagesKitError`` with `store_failure`; images removed before it stay removed.
     @discardableResult
     public func expire() async throws -> ExpirySweep {
+        try await recoverInterruptedWork()
         let time = now()
         var sweep = ExpirySweep()
         for record in try await store.records() where Self.isDue(record, at: time) {

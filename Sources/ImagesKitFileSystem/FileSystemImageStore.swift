@@ -32,8 +32,23 @@ public final class FileSystemImageStore: ImageStore {
         self.defaultRegion = region
         self.files = StoreFiles(root: root)
         try files.prepare()
-        // TODO(#5): recover records a killed capture or upload left behind.
         files.clearStaging()
+        try removeOrphanContent()
+    }
+
+    /// Removes content a crash left without its record (killed between the two renames of a
+    /// commit), unless a running process holds the image and may still write the record.
+    private func removeOrphanContent() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: files.contentFolder.path)) ?? []
+        for name in names where name.hasSuffix(".data") {
+            guard let number = Int(name.dropLast(5)), number > 0 else { continue }
+            guard !FileManager.default.fileExists(atPath: files.recordFile(number).path) else { continue }
+            guard let claim = try claim(.private(number)) else { continue }
+            defer { claim.release() }
+            if !FileManager.default.fileExists(atPath: files.recordFile(number).path) {
+                try files.removeIfPresent(files.contentFile(number))
+            }
+        }
     }
 
     /// Reserves the next image number, kept in `next-id` and never handed out twice, even to

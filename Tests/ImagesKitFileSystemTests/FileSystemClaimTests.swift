@@ -70,3 +70,26 @@ struct NoCodec: Compressor {
         throw ImagesKitError(.unsupportedFormat, "no codec in this test")
     }
 }
+
+/// Content a crash left without its record goes when the store is opened, unless a running
+/// process holds the image.
+@Suite("Folder store orphans")
+struct FileSystemOrphanTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("orphans-\(UUID().uuidString)")
+
+    @Test func contentWithoutARecordIsRemovedOnOpenUnlessHeld() throws {
+        let store = try FileSystemImageStore(folder: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let content = folder.appendingPathComponent("content")
+        try Data([1, 2, 3]).write(to: content.appendingPathComponent("4.data"))
+        try Data([4, 5, 6]).write(to: content.appendingPathComponent("5.data"))
+        let held = try #require(try store.claim(.private(5)))
+
+        _ = try FileSystemImageStore(folder: folder)
+        let left = try FileManager.default.contentsOfDirectory(atPath: content.path).sorted()
+        #expect(left == ["5.data"])
+        held.release()
+        _ = try FileSystemImageStore(folder: folder)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: content.path).isEmpty)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+extension ImageService {
+    /// Removes what captures interrupted by a crash left: `creating` images whose capture no
+    /// longer runs in any process sharing the store, each with a failed `disk_imagize` event,
+    /// and the scratch folders of processes that have ended.
+    ///
+    /// An application calls this when it starts; ``expire()`` calls it too. Images another
+    /// operation holds are left alone, so it is safe while other processes work. Uploads cut off
+    /// by a crash need nothing: their image stays `pending_upload` without the partial bytes,
+    /// and the file can be sent again until the window closes.
+    /// - Returns: The images removed.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    @discardableResult
+    public func recoverInterruptedWork() async throws -> [Image] {
+        ScratchFolder.removeAbandoned(inside: configuration.scratchDirectory)
+        var removed: [Image] = []
+        for record in try await store.records() where record.image.status == .creating {
+            if let image = try await removeIfAbandoned(record.image.id) { removed.append(image) }
+        }
+        return removed
+    }
+
+    private func removeIfAbandoned(_ id: ImageID) async throws -> Image? {
+        do {
+            return try await exclusively(id) {
+                guard let record = try await store.record(id), record.image.status == .creating else { return nil }
+                try await store.remove(id)
+                await recordEvent(
+                    .diskImagize, id, .failed, "the capture was interrupted before it finished; capture the disk again")
+                logger.warning("removed an interrupted capture", ["image": "\(id)"])
+                return record.image
+            }
+        } catch let error as ImagesKitError where error.code == .conflict {
+            return nil
+        }
+    }
+}
