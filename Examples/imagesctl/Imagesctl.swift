@@ -32,8 +32,8 @@ enum Imagesctl {
         TIME is ISO 8601 such as 2026-12-04T15:09:43 (UTC unless it has a Z or offset), or a
         date such as 2026-12-01 for its midnight UTC. --now makes the clock read TIME.
         H is hours such as 12, 11.5 or 11:59 (hours:minutes).
-        --codec says how an image is kept (gzip by default; xz is smaller). Uploads are taken as
-        .img.gz; --accept-xz takes .img.xz too.
+        --codec says how an image is kept: captures as gzip by default, uploads as they came.
+        Uploads are taken as .img.gz; --accept-xz takes .img.xz too. Exports never replace a file.
         The store defaults to $XDG_DATA_HOME/imageskit, else ~/.local/share/imageskit.
         """
 

@@ -105,6 +105,7 @@ struct Session {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw UsageError("can't read \(path); check the path")
         }
+        _ = try FileDisk(path: path)
         let pending = try await service.createUpload(request)
         let image = try await service.upload(pending.image.id, fileAt: path, progress: progress)
         bar.clear()
@@ -170,6 +171,9 @@ struct Session {
         let words = try arguments.positional(2, "an image ID and OUT.img.gz or OUT.img.xz")
         guard let format = [CompressionFormat.gzip, .xz].first(where: { words[1].hasSuffix($0.fileExtension) }) else {
             throw UsageError("the export's name must end in .img.gz or .img.xz, which says its format")
+        }
+        guard !FileManager.default.fileExists(atPath: words[1]) else {
+            throw UsageError("\(words[1]) already exists; remove it first or choose another name")
         }
         try await service.export(try imageID(), to: words[1], format: format, progress: progress)
         bar.clear()

@@ -37,7 +37,7 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
         guard kind == S_IFREG || kind == S_IFBLK else {
             close(descriptor)
             throw ImagesKitError(
-                .invalidArgument, "\(path) is neither a regular file nor a block device; name a disk",
+                .invalidArgument, "\(path) is neither a regular file nor a block device; name a disk or an image file",
                 context: ["path": path])
         }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)

@@ -14,8 +14,8 @@ public struct UploadRequest: Hashable, Sendable {
     public var cloudInit: Bool
     /// The account user making the image.
     public var createdBy: String?
-    /// The format to keep the image in; by default the service's ``ImageService/compressor``'s.
-    /// A file in another format is compressed again into this one as it arrives.
+    /// The format to keep the image in; by default the format the file arrives in, stored as it
+    /// came. A file in another format is compressed again into this one as it arrives.
     public var format: CompressionFormat?
 
     /// Creates an upload request.
@@ -54,7 +54,7 @@ extension ImageService {
             label: request.label, description: request.description, tags: request.tags,
             cloudInit: request.cloudInit, createdBy: request.createdBy)
         try Self.validateRegion(request.region)
-        let kept = try request.format.map { try codec(for: $0.name).format } ?? compressor.format
+        let kept = try request.format.map { try codec(for: $0.name).format }
         // The store's own region is always served; others need a place for copies.
         if request.region != store.defaultRegion { try replication.checkServes(request.region) }
 
@@ -63,7 +63,7 @@ extension ImageService {
             size: 0)
         let deadline = image.created.addingTimeInterval(configuration.uploadWindow)
         let record = StoredImage(
-            image: image, homeRegion: request.region, uploadDeadline: deadline, uploadFormat: kept.name)
+            image: image, homeRegion: request.region, uploadDeadline: deadline, uploadFormat: kept?.name)
         do {
             try await admit(record, claiming: 0)
         } catch {
@@ -114,9 +114,9 @@ extension ImageService {
     /// - Returns: The available image.
     /// - Throws: As ``upload(_:bytes:progress:)``, and `io_failure` when the file can't be read.
     public func upload(_ id: ImageID, fileAt path: String, progress: ProgressHandler? = nil) async throws -> Image {
-        let file = try FileDisk(path: path)
-        return try await upload(
-            id, bytes: DiskChunks(disk: file, chunkSize: configuration.chunkSize), progress: progress)
+        // Opened on the first read, inside the upload, so a file that can't be read fails the
+        // upload like any bad file: the image goes, with a failed event.
+        try await upload(id, bytes: FileChunks(path: path, chunkSize: configuration.chunkSize), progress: progress)
     }
 
     /// Records a notification when an upload holds no ext3/ext4 filesystem at its start: it is
@@ -171,7 +171,7 @@ extension ImageService {
         do {
             let budget = try await uploadBudget(for: record.image.id)
             let validator = UploadValidator(
-                accepted: try uploadCodecs(), keptCodec: try codec(for: record.uploadFormat ?? compressor.format.name),
+                accepted: try uploadCodecs(), keptCodec: try record.uploadFormat.map { try codec(for: $0) },
                 keptLevel: configuration.compressionLevel, limits: configuration.limits, quotaBytes: budget)
             for try await chunk in bytes {
                 try Task.checkCancellation()
@@ -209,6 +209,31 @@ extension DiskContent {
     var isCapturableExt: Bool {
         if case .ext(let filesystem) = self { return filesystem.kind != .ext2 }
         return false
+    }
+}
+
+/// A file's bytes as an asynchronous sequence of pieces, opened when first read.
+struct FileChunks: AsyncSequence {
+    typealias Element = [UInt8]
+
+    let path: String
+    let chunkSize: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let path: String
+        let chunkSize: Int
+        var chunks: DiskChunks.AsyncIterator?
+
+        mutating func next() async throws -> [UInt8]? {
+            if chunks == nil {
+                chunks = DiskChunks(disk: try FileDisk(path: path), chunkSize: chunkSize).makeAsyncIterator()
+            }
+            return try await chunks?.next()
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(path: path, chunkSize: chunkSize)
     }
 }
 

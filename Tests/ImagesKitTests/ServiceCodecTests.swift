@@ -85,12 +85,13 @@ struct ServiceCodecTests {
         #expect(try await strictStore.records().isEmpty)
 
         let (open, store) = Self.service(acceptingXz: true)
-        let asGzip = try await upload(file, to: open)
+        let asGzip = try await upload(file, to: open, keptAs: .gzip)
         let keptGzip = try #require(store.storedBytes(of: asGzip.id))
         expectSameBytes(try HostCheck.gunzip(keptGzip, in: folder), shared.raw, "gzip-kept xz upload")
 
-        let asXz = try await upload(file, to: open, keptAs: .xz)
-        expectSameBytes(store.storedBytes(of: asXz.id), file, "xz upload kept as it came")
+        let asItCame = try await upload(file, to: open)
+        expectSameBytes(store.storedBytes(of: asItCame.id), file, "xz upload kept as it came")
+        #expect(try await store.record(asItCame.id)?.content?.format == "xz")
     }
 
     @Test func anImageExportsInEitherFormatWhateverItIsKeptIn() async throws {
@@ -155,6 +156,21 @@ struct ServiceCodecTests {
         let error = await #expect(throws: ImagesKitError.self) { try await service.deploy(image.id, to: target) }
         #expect(error?.code == .digestMismatch)
         expectAllBytes(try target.allBytes()[...], are: 0xAB, "target after a refused deploy")
+    }
+
+    @Test func anUploadFromSomethingThatIsNoFileFailsAndLeavesNoImage() async throws {
+        let (service, store) = Self.service()
+        let fifo = folder.path("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for path in [fifo, folder.url.path, folder.path("missing.img.gz")] {
+            let pending = try await service.createUpload(UploadRequest(label: "odd", region: "us-east"))
+            let error = await #expect(throws: ImagesKitError.self) {
+                try await service.upload(pending.image.id, fileAt: path)
+            }
+            #expect(error?.code == .invalidArgument || error?.code == .ioFailure)
+            #expect(try await service.events(for: pending.image.id).map(\.status) == [.started, .failed])
+        }
+        #expect(try await store.records().isEmpty)
     }
 
     @Test func aServiceWithoutTheImagesCodecSaysWhichItLacks() async throws {

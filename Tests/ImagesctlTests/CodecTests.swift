@@ -51,6 +51,8 @@ struct CodecTests {
 
         expectFailure(
             try await sandbox.imagesctl("export", "private/1", sandbox.path("out.img")), advising: ".img.gz or .img.xz")
+        expectFailure(try await sandbox.imagesctl("export", "private/1", gz), advising: "already exists")
+        #expect(try await sandbox.tryTool("gzip", "-t", gz).status == 0)
         expectFailure(try await sandbox.imagesctl("capture", disk, "--codec", "zstd"), advising: "gzip or xz")
     }
 
@@ -91,6 +93,14 @@ struct CodecTests {
         #expect(taken.status == 0, "\(taken.standardError)")
         let image = try await sandbox.imagesctlJSON(Image.self, "show", "private/2")
         #expect(image.status == .available)
+        let stored = try Data(contentsOf: URL(fileURLWithPath: sandbox.store + "/content/2.data"))
+        #expect(stored == (try Data(contentsOf: URL(fileURLWithPath: file))), "kept as it came")
+
+        let fifo = sandbox.path("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let fifoUpload = try await sandbox.imagesctl("upload", fifo, "--label", "p", "--region", "us-east")
+        expectFailure(fifoUpload, advising: "neither a regular file nor a block device")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.store + "/records/3.json"))
     }
 }
 
