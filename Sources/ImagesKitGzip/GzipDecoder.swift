@@ -26,7 +26,7 @@ public final class GzipDecoder: CompressionDecoder {
     private let zlib: ZlibStream
     private let outputLimit: UInt64
     private var position = Position.memberStart(magicBytesSeen: 0)
-    private var lifecycle = StreamLifecycle.open
+    private var lifecycle = CoderLifecycle.open
     private var consumedByteCount: UInt64 = 0
 
     /// Compressed bytes consumed so far that belong to members, without padding after the last.

@@ -9,7 +9,7 @@ public final class GzipEncoder: CompressionEncoder {
     private static let role = "gzip encoder"
 
     private let zlib: ZlibStream
-    private var lifecycle = StreamLifecycle.open
+    private var lifecycle = CoderLifecycle.open
 
     /// Uncompressed bytes consumed so far.
     public private(set) var inputByteCount: UInt64 = 0
