@@ -84,11 +84,28 @@ extension ImageService {
 
     /// A hidden name beside `path` for a disk or export being written, so an interrupted one
     /// never leaves a half-written file under the name asked for.
+    ///
+    /// The name carries the writing process's id, so partial files that killed processes left
+    /// in the same folder are removed first.
     static func partialPath(for path: String) -> String {
-        // TODO(#5): remove the partial files a killed deploy or export left beside their targets.
         let url = URL(fileURLWithPath: path)
-        let name = ".\(url.lastPathComponent).imageskit-partial-\(UUID().uuidString)"
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
+        let folder = url.deletingLastPathComponent()
+        removeAbandonedPartials(in: folder.path)
+        let name = ".\(url.lastPathComponent)\(partialMarker)\(getpid())-\(UUID().uuidString)"
+        return folder.appendingPathComponent(name).path
+    }
+
+    private static let partialMarker = ".imageskit-partial-"
+
+    /// Removes hidden partial files in `folder` whose writing process has ended.
+    static func removeAbandonedPartials(in folder: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: partialMarker) else { continue }
+            let pid = Int32(name[marker.upperBound...].prefix { $0 != "-" }) ?? 0
+            guard pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink((folder as NSString).appendingPathComponent(name))
+        }
     }
 
     /// Gives the finished disk its name, refusing to replace a file that appeared meanwhile.
