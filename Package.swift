@@ -80,6 +80,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ImagesKitConcurrencyTests",
+            dependencies: [
+                "ImagesKitTestSupport", "ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitMemory",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ImagesKitFileSystemTests",
             dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitStoreContract"],
             swiftSettings: strictSettings

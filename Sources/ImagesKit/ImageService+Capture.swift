@@ -72,7 +72,6 @@ extension ImageService {
         let record = StoredImage(image: image, homeRegion: region ?? store.defaultRegion)
         // Claimed before the record is visible, so no update or delete can slip in before the commit.
         return try await exclusively(image.id) {
-            defer { releaseClaim(image.id) }
             try await admitCapture(record, claiming: filesystem.usedByteCount)
             await recordEvent(.diskImagize, image.id, .started, "capturing disk \(Self.excerpt(disk.name))")
             logger.info("capture started", ["image": "\(image.id)", "disk": disk.name])

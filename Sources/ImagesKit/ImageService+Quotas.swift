@@ -11,19 +11,18 @@ struct AccountUsage: Hashable, Sendable {
 extension ImageService {
     /// Counts the account's manual images other than `id`; recovery images are free of quotas.
     func manualUsage(excluding id: ImageID? = nil) async throws -> AccountUsage {
-        let claims = quotaClaims.withLock { $0 }
         var usage = AccountUsage()
         for record in try await store.records() where record.image.type == .manual && record.image.id != id {
             usage.imageCount += 1
-            usage.byteCount += Self.heldBytes(record, claims: claims)
+            usage.byteCount += Self.heldBytes(record)
         }
         return usage
     }
 
     /// The bytes an image holds: its size in every region with or getting a copy, or, while it
     /// is being made, what its capture claimed.
-    static func heldBytes(_ record: StoredImage, claims: [ImageID: UInt64]) -> UInt64 {
-        guard let content = record.content else { return claims[record.image.id] ?? 0 }
+    static func heldBytes(_ record: StoredImage) -> UInt64 {
+        guard let content = record.content else { return record.claimedByteCount ?? 0 }
         let copies = record.image.regions.count { $0.status != .pendingDeletion }
         return content.uncompressedByteCount * UInt64(max(copies, 1))
     }
@@ -53,11 +52,11 @@ extension ImageService {
 
     /// Saves a new image's first record once the quotas allow it; recovery images always pass.
     ///
-    /// A manual capture claims `claimedBytes` (its disk's used data) until it commits.
+    /// A manual capture claims `claimedBytes` (its disk's used data) in its record until it
+    /// commits, so that other processes sharing the store count them too.
     func admit(_ record: StoredImage, claiming claimedBytes: UInt64) async throws {
         guard record.image.type == .manual else { return try await store.save(record) }
-        // TODO(#5): serialise quota checks across processes sharing the store, not just within one.
-        try await admission.withLock {
+        try await withAdmission {
             let usage = try await manualUsage(excluding: record.image.id)
             try checkImageCount(usage)
             if claimedBytes > 0 {
@@ -65,8 +64,9 @@ extension ImageService {
             } else {
                 try checkRoomLeft(usage)
             }
-            quotaClaims.withLock { $0[record.image.id] = claimedBytes }
-            try await store.save(record)
+            var claiming = record
+            claiming.claimedByteCount = claimedBytes > 0 ? claimedBytes : nil
+            try await store.save(claiming)
         }
     }
 
@@ -87,16 +87,21 @@ extension ImageService {
         guard finished.image.type == .manual, let content = finished.content else {
             return try await writer.commit(finished)
         }
-        try await admission.withLock {
+        try await withAdmission {
             let usage = try await manualUsage(excluding: finished.image.id)
             try checkStorage(usage, adding: content.uncompressedByteCount, for: "the image")
             try await writer.commit(finished)
         }
     }
 
-    /// Drops what a capture claimed once its record holds the truth, or once it failed.
-    func releaseClaim(_ id: ImageID) {
-        _ = quotaClaims.withLock { $0.removeValue(forKey: id) }
+    /// Runs a quota check and the save it allows while no other task of this service, and no
+    /// other process sharing the store, checks or saves against the same quotas.
+    func withAdmission<Result>(_ body: () async throws -> Result) async throws -> Result {
+        try await admission.withLock {
+            let held = try await store.holdAdmission()
+            defer { held.release() }
+            return try await body()
+        }
     }
 
     /// The bytes an upload may still bring in before the account's storage quota is full.

@@ -92,7 +92,7 @@ extension ImageService {
             try await store.save(marked)
             return marked
         }
-        try await admission.withLock {
+        try await withAdmission {
             let usage = try await manualUsage(excluding: record.image.id)
             let copies = marked.image.regions.count { $0.status != .pendingDeletion }
             let held = content.uncompressedByteCount * UInt64(copies)

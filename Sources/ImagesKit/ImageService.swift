@@ -28,10 +28,8 @@ public final class ImageService: Sendable {
     public let configuration: ImageServiceConfiguration
 
     let operationsInFlight = Mutex<Set<ImageID>>([])
-    /// Serialises quota checks with the saves that follow them.
+    /// Serialises this service's quota checks with the saves that follow them.
     let admission = AsyncLock()
-    /// Bytes claimed by manual captures that have not committed yet.
-    let quotaClaims = Mutex<[ImageID: UInt64]>([:])
     let broadcast = EventBroadcast()
 
     /// Creates a service.

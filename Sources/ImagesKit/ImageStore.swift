@@ -12,17 +12,21 @@ public struct StoredImage: Hashable, Sendable, Codable {
     public var homeRegion: String
     /// The format a `pending_upload` image will be kept in, by name, once its file arrives.
     public var uploadFormat: String?
+    /// The uncompressed bytes a running manual capture holds against the account's storage
+    /// quota until its content is committed; every process sharing the store counts them.
+    public var claimedByteCount: UInt64?
 
     /// Creates a stored record.
     public init(
         image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil,
-        uploadFormat: String? = nil
+        uploadFormat: String? = nil, claimedByteCount: UInt64? = nil
     ) {
         self.image = image
         self.homeRegion = homeRegion
         self.content = content
         self.uploadDeadline = uploadDeadline
         self.uploadFormat = uploadFormat
+        self.claimedByteCount = claimedByteCount
     }
 
     enum CodingKeys: String, CodingKey {
@@ -30,6 +34,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         case uploadDeadline = "upload_deadline"
         case homeRegion = "home_region"
         case uploadFormat = "upload_format"
+        case claimedByteCount = "claimed_bytes"
     }
 
     /// Decodes a stored record.
@@ -41,6 +46,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         uploadDeadline = try container.decodeIfPresent(String.self, forKey: .uploadDeadline)
             .flatMap(APITimestamp.parse)
         uploadFormat = try container.decodeIfPresent(String.self, forKey: .uploadFormat)
+        claimedByteCount = try container.decodeIfPresent(UInt64.self, forKey: .claimedByteCount)
     }
 
     /// Encodes a stored record.
@@ -51,6 +57,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         try container.encode(homeRegion, forKey: .homeRegion)
         try container.encodeIfPresent(uploadDeadline.map(APITimestamp.format), forKey: .uploadDeadline)
         try container.encodeIfPresent(uploadFormat, forKey: .uploadFormat)
+        try container.encodeIfPresent(claimedByteCount, forKey: .claimedByteCount)
     }
 }
 
@@ -161,6 +168,14 @@ public protocol ImageStore: Sendable {
     ///   holds the image.
     /// - Throws: ``ImagesKitError`` with `store_failure`.
     func claim(_ id: ImageID) throws -> (any ImageClaim)?
+
+    /// Waits for and holds the store's admission lock, so that quota checks and the saves they
+    /// allow happen one at a time across every process sharing the store.
+    ///
+    /// A store that only one process uses needs no such lock: the default grants it at once.
+    /// - Returns: The lock, to release once the checked record is saved.
+    /// - Throws: ``ImagesKitError`` with `store_failure`.
+    func holdAdmission() async throws -> any ImageClaim
 }
 
 /// An image held for one operation; see ``ImageStore/claim(_:)``.
@@ -172,6 +187,11 @@ public protocol ImageClaim: AnyObject, Sendable {
 extension ImageStore {
     /// Grants every claim: for stores that only one process uses.
     public func claim(_ id: ImageID) throws -> (any ImageClaim)? {
+        UnsharedClaim()
+    }
+
+    /// Grants the admission lock at once: for stores that only one process uses.
+    public func holdAdmission() async throws -> any ImageClaim {
         UnsharedClaim()
     }
 }

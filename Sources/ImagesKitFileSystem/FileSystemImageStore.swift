@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Layout: `records/<n>.json` holds each record, `content/<n>.data` its committed content,
 /// `staging/` content being written, `events.jsonl` the event log, `next-id` the id counter,
-/// `locks/<n>.lock` the files processes lock while they work on an image.
+/// `locks/<n>.lock` the files processes lock while they work on an image, and
+/// `locks/admission.lock` the one they lock while they check quotas.
 /// Content is written to `staging/`, flushed, and renamed into `content/` before its record is
 /// written; a record file is itself written beside its final name, flushed and renamed. So a
 /// reader never sees a record whose content is partial, and everything survives a restart.
@@ -120,6 +121,23 @@ public final class FileSystemImageStore: ImageStore {
                 guard code == EWOULDBLOCK else { throw files.failure("lock", path, code) }
                 return nil
             }
+        }
+        return FileImageClaim(descriptor: descriptor)
+    }
+
+    /// Holds an exclusive `flock` on `locks/admission.lock`, waiting while another process
+    /// holds it; quota checks and the saves they allow are short, so the wait is too.
+    public func holdAdmission() async throws -> any ImageClaim {
+        let path = files.admissionLockFile.path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        try files.check(descriptor >= 0, "open", path)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EINTR || code == EWOULDBLOCK else {
+                close(descriptor)
+                throw files.failure("lock", path, code)
+            }
+            if code == EWOULDBLOCK { try? await Task.sleep(for: .milliseconds(2)) }
         }
         return FileImageClaim(descriptor: descriptor)
     }

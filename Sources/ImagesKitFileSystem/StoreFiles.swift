@@ -12,6 +12,7 @@ struct StoreFiles: Sendable {
     var eventsFile: URL { root.appendingPathComponent("events.jsonl") }
     var nextIDFile: URL { root.appendingPathComponent("next-id") }
     var nextIDLockFile: URL { root.appendingPathComponent("next-id.lock") }
+    var admissionLockFile: URL { locksFolder.appendingPathComponent("admission.lock") }
 
     func recordFile(_ number: Int) -> URL { recordsFolder.appendingPathComponent("\(number).json") }
     func contentFile(_ number: Int) -> URL { contentFolder.appendingPathComponent("\(number).data") }
