@@ -17,6 +17,9 @@ bin=Fuzzing/.build/release
 
 # Swift's runtime keeps caches LeakSanitizer counts as leaks; memory growth is caught by -rss_limit_mb.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+# Swift's own crash backtracer reads freed memory while it runs, which AddressSanitizer reports on
+# top of the real failure; libFuzzer prints the stack itself.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 
 build() {
     swift build --package-path Fuzzing -c release -Xswiftc -sanitize=fuzzer,address
