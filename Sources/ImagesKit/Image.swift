@@ -124,8 +124,12 @@ public struct Image: Hashable, Sendable {
     }
 
     /// `size` times the number of regions holding an available copy, in MB.
+    ///
+    /// A size too large to count that many times (only a damaged record holds one) gives `Int.max`.
     public var totalSize: Int {
-        size * regions.filter { $0.status == .available }.count
+        let copies = regions.count { $0.status == .available }
+        let (total, overflow) = size.multipliedReportingOverflow(by: copies)
+        return overflow ? Int.max : total
     }
 }
 

@@ -14,7 +14,8 @@ extension ImageService {
         var usage = AccountUsage()
         for record in try await store.records() where record.image.type == .manual && record.image.id != id {
             usage.imageCount += 1
-            usage.byteCount += Self.heldBytes(record)
+            let (total, overflow) = usage.byteCount.addingReportingOverflow(Self.heldBytes(record))
+            usage.byteCount = overflow ? .max : total
         }
         return usage
     }
@@ -24,7 +25,9 @@ extension ImageService {
     static func heldBytes(_ record: StoredImage) -> UInt64 {
         guard let content = record.content else { return record.claimedByteCount ?? 0 }
         let copies = record.image.regions.count { $0.status != .pendingDeletion }
-        return content.uncompressedByteCount * UInt64(max(copies, 1))
+        // A damaged record's count can't wrap around to a small number that passes the quota.
+        let (bytes, overflow) = content.uncompressedByteCount.multipliedReportingOverflow(by: UInt64(max(copies, 1)))
+        return overflow ? .max : bytes
     }
 
     /// Refuses a new manual image when the account already has as many as it may.

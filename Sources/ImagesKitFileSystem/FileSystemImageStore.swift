@@ -74,12 +74,12 @@ public final class FileSystemImageStore: ImageStore {
     /// Reads a record, or `nil` when there is none.
     public func record(_ id: ImageID) async throws -> StoredImage? {
         guard let number = id.number else { return nil }
-        return try files.readRecord(at: files.recordFile(number))
+        return try files.readRecord(number)
     }
 
     /// Reads every record, ordered by id.
     public func records() async throws -> [StoredImage] {
-        try files.recordNumbers().compactMap { try files.readRecord(at: files.recordFile($0)) }
+        try files.recordNumbers().compactMap { try files.readRecord($0) }
     }
 
     /// Removes a record, then its content.

@@ -85,15 +85,34 @@ struct StoreFiles: Sendable {
         try recordNumbers().last ?? 0
     }
 
-    func readRecord(at url: URL) throws -> StoredImage? {
+    /// Reads record file `number`, or nil when there is none.
+    ///
+    /// A record is refused unless it decodes and names the image its file is for: a file copied or
+    /// edited under another name would otherwise be shown, counted and saved as another image.
+    func readRecord(_ number: Int) throws -> StoredImage? {
+        let url = recordFile(number)
         guard let data = try? Data(contentsOf: url) else { return nil }
+        let record: StoredImage
         do {
-            return try JSONDecoder().decode(StoredImage.self, from: data)
+            record = try JSONDecoder().decode(StoredImage.self, from: data)
         } catch {
-            throw ImagesKitError(
-                .storeFailure, "the record \(url.lastPathComponent) in the store is damaged; restore it or remove it",
-                cause: error, context: ["path": url.path])
+            throw damagedRecord(url, cause: error)
         }
+        guard record.image.id == .private(number) else {
+            throw damagedRecord(url, holding: "the record of \(record.image.id)")
+        }
+        guard record.image.size >= 0 else {
+            throw damagedRecord(url, holding: "a size of \(record.image.size) MB")
+        }
+        return record
+    }
+
+    private func damagedRecord(_ url: URL, holding what: String? = nil, cause: (any Error)? = nil) -> ImagesKitError {
+        let found = what.map { " (it holds \($0))" } ?? ""
+        return ImagesKitError(
+            .storeFailure,
+            "the record \(url.lastPathComponent) in the store is damaged\(found); restore it or remove it",
+            cause: cause, context: ["path": url.path])
     }
 
     func readText(_ url: URL) throws -> String? {

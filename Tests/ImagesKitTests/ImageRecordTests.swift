@@ -32,6 +32,16 @@ struct ImageRecordJSONTests {
         #expect(try Self.encode(Self.sample) == expected)
     }
 
+    @Test func totalSizeOfAnEnormousSizeStopsAtIntMaxInsteadOfOverflowing() throws {
+        var image = Self.sample
+        image.size = .max
+        image.regions = [
+            ImageRegion(region: "us-east", status: .available), ImageRegion(region: "eu-west", status: .available),
+        ]
+        #expect(image.totalSize == .max)
+        #expect(try Self.encode(image).contains(#""total_size":\#(Int.max)"#))
+    }
+
     @Test func encodesEveryRegionStatusWithTheAPISpelling() throws {
         let spellings: [RegionStatus: String] = [
             .available: "available", .creating: "creating", .pending: "pending",

@@ -112,6 +112,25 @@ struct ServiceQuotaTests {
         #expect(try folder.entries(of: "scratch").isEmpty)
     }
 
+    /// A damaged record whose size, counted once per region, passes 2^64 bytes fills the quota;
+    /// the count must not wrap around to a small number that lets more images in.
+    @Test func aRecordTooLargeToCountFillsTheQuotaInsteadOfWrappingAround() async throws {
+        let harness = ServiceHarness()
+        let huge = Image(
+            id: .private(90), label: "damaged", created: serviceTestStart, size: 1, status: .available,
+            regions: [ImageRegion(region: "local", status: .available), ImageRegion(region: "far", status: .available)])
+        let content = ImageContent(
+            format: "gzip", sha256: String(repeating: "0", count: 64), uncompressedByteCount: UInt64.max / 2 + 1,
+            compressedByteCount: 1, filesystem: "ext4", isExtFilesystem: true)
+        try await harness.store.save(StoredImage(image: huge, homeRegion: "local", content: content))
+
+        let error = await expectImagesKitError {
+            try await harness.service.createUpload(UploadRequest(label: "next", region: "local"))
+        }
+        #expect(error?.code == .quotaExceeded)
+        #expect(error?.context["bytes"] == String(UInt64.max))
+    }
+
     @Test func uploadOverTheRemainingStorageStopsAndLeavesNothing() async throws {
         let harness = ServiceHarness(limits: ImageLimits(manualImageBytes: 3_000_000))
         let first = try await harness.uploadTiny(byteCount: 2_000_000, seed: 1, in: folder)
