@@ -72,11 +72,19 @@ struct StoreFiles: Sendable {
         return kill(pid, 0) == 0 || errno == EPERM
     }
 
+    /// The numbers of the record files, `<n>.json` with `n` written as the store writes it.
     func recordNumbers() throws -> [Int] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: recordsFolder.path)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: recordsFolder.path)
+        } catch {
+            throw ImagesKitError(
+                .storeFailure, "can't list the records folder \(recordsFolder.path); check it exists and is readable",
+                cause: error, context: ["path": recordsFolder.path])
+        }
         return names.compactMap { name in
-            guard name.hasSuffix(".json") else { return nil }
-            return Int(name.dropLast(5))
+            guard name.hasSuffix(".json"), let number = Int(name.dropLast(5)), number > 0 else { return nil }
+            return name == "\(number).json" ? number : nil
         }.sorted()
     }
 
@@ -84,15 +92,62 @@ struct StoreFiles: Sendable {
         try recordNumbers().last ?? 0
     }
 
-    func readRecord(at url: URL) throws -> StoredImage? {
-        guard let data = try? Data(contentsOf: url) else { return nil }
+    /// The largest record file read: a whole record with the longest description and every
+    /// tag is far smaller, so anything larger is not a record.
+    static let recordByteLimit = 4 << 20
+
+    /// Reads the record of image `number`, or `nil` when it has none.
+    ///
+    /// A file that can't be read, is not a record, is too large to be one, or holds the record
+    /// of another image is damaged: a `store_failure` naming the file, never another image.
+    func readRecord(_ number: Int) throws -> StoredImage? {
+        let url = recordFile(number)
+        guard let data = try readRecordBytes(url) else { return nil }
+        let record: StoredImage
         do {
-            return try JSONDecoder().decode(StoredImage.self, from: data)
+            record = try JSONDecoder().decode(StoredImage.self, from: data)
         } catch {
-            throw ImagesKitError(
-                .storeFailure, "the record \(url.lastPathComponent) in the store is damaged; restore it or remove it",
-                cause: error, context: ["path": url.path])
+            throw damaged(url, "it is not a record", cause: error)
         }
+        if let reason = record.inconsistency(as: .private(number)) { throw damaged(url, reason) }
+        return record
+    }
+
+    private func readRecordBytes(_ url: URL) throws -> Data? {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw damaged(url, "it can't be opened", cause: SystemCallError("open", errno: errno))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        try check(fstat(descriptor, &status) == 0, "stat", url.path)
+        guard status.st_mode & S_IFMT == S_IFREG else { throw damaged(url, "it is not a plain file") }
+        guard status.st_size <= Self.recordByteLimit else {
+            throw damaged(url, "it holds \(status.st_size) bytes, more than any record")
+        }
+        return try readToEnd(descriptor, path: url.path)
+    }
+
+    private func readToEnd(_ descriptor: Int32, path: String) throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while data.count <= Self.recordByteLimit {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            try check(count >= 0, "read", path)
+            guard count > 0 else { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
+        throw damaged(URL(fileURLWithPath: path), "it grew past \(Self.recordByteLimit) bytes while read")
+    }
+
+    func damaged(_ url: URL, _ reason: String, cause: (any Error & Sendable)? = nil) -> ImagesKitError {
+        ImagesKitError(
+            .storeFailure,
+            "the record \(url.lastPathComponent) in the store is damaged (\(reason)); its image can't be "
+                + "read until the record is restored from a backup or the image's files are removed",
+            cause: cause, context: ["path": url.path])
     }
 
     func readText(_ url: URL) throws -> String? {
