@@ -78,7 +78,7 @@ extension ImageService {
             return outcome
         } catch {
             unlink(partial)
-            throw Self.publicError(error)
+            throw Self.newDiskFailure(error, path: path)
         }
     }
 
@@ -129,11 +129,23 @@ extension ImageService {
 
     /// Names the export's own path, not its temporary file, in a failure to write it.
     static func exportFailure(_ error: any Error, path: String) -> ImagesKitError {
+        writeFailure(error, "the export", path: path)
+    }
+
+    /// Names the new disk's own path, not its temporary file, in a failure to write it.
+    static func newDiskFailure(_ error: any Error, path: String) -> ImagesKitError {
+        writeFailure(error, "the disk", path: path)
+    }
+
+    private static func writeFailure(_ error: any Error, _ what: String, path: String) -> ImagesKitError {
         let failure = publicError(error)
         guard failure.code == .ioFailure else { return failure }
+        let advice =
+            failure.isNoSpace
+            ? "\(ImagesKitError.noSpaceAdvice); nothing was left at \(path)"
+            : "check the folder exists, is writable and has room"
         return ImagesKitError(
-            .ioFailure, "can't write the export to \(path); check the folder exists, is writable and has room",
-            cause: failure.cause, context: ["path": path])
+            .ioFailure, "can't write \(what) to \(path): \(advice)", cause: failure.cause, context: ["path": path])
     }
 
     func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {

@@ -233,7 +233,12 @@ extension ImageService {
 
     /// Removes a half-made image and records why it failed.
     func discardFailed(_ id: ImageID, _ action: EventAction, _ error: any Error) async -> any Error {
-        let failure = Self.publicError(error)
+        var failure = Self.publicError(error)
+        if failure.isNoSpace {
+            failure = ImagesKitError(
+                failure.code, "\(failure.message); \(id) and its partial data were removed", cause: failure.cause,
+                context: failure.context)
+        }
         do {
             try await store.remove(id)
         } catch {

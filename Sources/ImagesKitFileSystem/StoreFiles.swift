@@ -229,7 +229,7 @@ struct StoreFiles: Sendable {
     func failure(_ call: String, _ path: String, _ code: Int32) -> ImagesKitError {
         let advice =
             switch code {
-            case ENOSPC, EDQUOT: "the store's disk is full; free space and retry"
+            case ENOSPC, EDQUOT: "the store's filesystem is full (ENOSPC); free space on it and retry"
             case EROFS: "the store is on a read-only filesystem; use a writable store folder"
             case EACCES, EPERM: "permission denied; run as a user who may write the store folder"
             default: "\(String(cString: strerror(code))); check the store folder"

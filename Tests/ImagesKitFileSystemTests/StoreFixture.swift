@@ -34,23 +34,25 @@ final class StoreFixture {
 
     /// Makes an ext4 disk with `mkfs.ext4 -d` holding seeded files, compresses it with `gzip`
     /// (which keeps the file name in the header) or `xz`, and uploads it.
-    func uploadDisk(named name: String, seed: UInt64, compressor: String = "gzip") async throws -> ImageID {
-        let disk = try makeExt4Disk(named: name, seed: seed)
+    func uploadDisk(
+        named name: String, seed: UInt64, compressor: String = "gzip", randomBytes: Int = 200_000
+    ) async throws -> ImageID {
+        let disk = try makeExt4Disk(named: name, seed: seed, randomBytes: randomBytes)
         let compressed = disk + (compressor == "gzip" ? ".gz" : ".xz")
         try Tool.run("/bin/sh", "-c", "\(compressor) -c '\(disk)' > '\(compressed)'")
         let pending = try await service.createUpload(UploadRequest(label: name, region: "local"))
         return try await service.upload(pending.image.id, fileAt: compressed).id
     }
 
-    /// Makes an 8 MiB ext4 disk file whose files come from `seed`.
-    func makeExt4Disk(named name: String, seed: UInt64, size: String = "8M") throws -> String {
+    /// Makes an 8 MiB ext4 disk file holding `randomBytes` bytes drawn from `seed`.
+    func makeExt4Disk(named name: String, seed: UInt64, randomBytes: Int = 200_000) throws -> String {
         let tree = folder.appendingPathComponent("\(name)-files")
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
         var random = SplitMix64(seed: seed)
-        try Data(random.bytes(200_000)).write(to: tree.appendingPathComponent("random.bin"))
+        try Data(random.bytes(randomBytes)).write(to: tree.appendingPathComponent("random.bin"))
         try Data("image \(name)\n".utf8).write(to: tree.appendingPathComponent("name.txt"))
         let disk = path("\(name).img")
-        try Tool.run("truncate", "-s", size, disk)
+        try Tool.run("truncate", "-s", "8M", disk)
         try Tool.run("mkfs.ext4", "-q", "-F", "-L", name, "-d", tree.path, disk)
         return disk
     }
