@@ -13,12 +13,13 @@ final class StoreFixture {
     let service: ImageService
 
     /// Makes the folder and the store in it; `storeFolder` puts the store elsewhere.
-    init(storeFolder: URL? = nil) throws {
+    init(storeFolder: URL? = nil, limits: ImageLimits = ImageLimits()) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try FileSystemImageStore(folder: storeFolder ?? folder.appendingPathComponent("store"))
         var configuration = ImageServiceConfiguration()
         configuration.uploadFormats.insert("xz")
+        configuration.limits = limits
         service = ImageService(
             store: store, compressor: GzipCompressor(), otherCodecs: [XzCompressor()], configuration: configuration)
     }
