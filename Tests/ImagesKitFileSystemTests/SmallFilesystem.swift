@@ -22,10 +22,10 @@ final class SmallFilesystem {
             "mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m,mode=0700", "tmpfs", mountPoint.path])
         guard mounted.status == 0 else {
             try? FileManager.default.removeItem(at: mountPoint)
+            let output = mounted.output.trimmingCharacters(in: .whitespacesAndNewlines)
             throw Tool.Failure(
-                description:
-                    "mounting a \(megabytes) MiB tmpfs failed (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); "
-                    + "these tests need root and mount(8); set IMAGESKIT_SKIP_MOUNT_TESTS=1 to skip them")
+                description: "mounting a \(megabytes) MiB tmpfs failed (\(output)); these tests need root and "
+                    + "mount(8): run them as root, or set IMAGESKIT_SKIP_MOUNT_TESTS=1 to skip them")
         }
         folder = mountPoint
     }
