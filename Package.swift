@@ -88,7 +88,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagesKitFileSystemTests",
-            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitStoreContract"],
+            dependencies: [
+                "ImagesKitTestSupport", "ImagesKit", "ImagesKitFileSystem", "ImagesKitStoreContract", "ImagesKitGzip",
+                "ImagesKitXz",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

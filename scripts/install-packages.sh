@@ -14,6 +14,7 @@ packages=(
     fdisk            # sfdisk, partitioned disks the capture must refuse
     dosfstools       # vfat disks the capture must refuse
     util-linux       # mkswap
+    mount            # mount, umount: the small tmpfs the full-disk tests fill
     python3          # builds hostile inputs in tests
     xz-utils         # other formats an upload must refuse by name
     liblzma-dev      # liblzma, the xz codec

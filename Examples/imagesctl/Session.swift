@@ -1,5 +1,6 @@
 import Foundation
 import ImagesKit
+import ImagesKitFileSystem
 
 /// One run of a command against a service.
 struct Session {
@@ -59,6 +60,15 @@ struct Session {
             images += page.data
         }
         try output.list(ImagePage(data: images, page: 1, pages: 1, results: images.count))
+        try noteDamagedRecords()
+    }
+
+    /// Names on standard error each image left out of the list because its record is damaged.
+    private func noteDamagedRecords() throws {
+        guard let store = service.store as? FileSystemImageStore else { return }
+        for (id, error) in try store.damagedRecords().sorted(by: { $0.key < $1.key }) {
+            output.note("warning: \(id) is not listed: \(error.message) [\(error.code)]")
+        }
     }
 
     private func listQuery() throws -> ImageQuery {

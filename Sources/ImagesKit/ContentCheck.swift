@@ -17,9 +17,16 @@ final class ContentCheck {
             try bytes.withUnsafeBytes { input in
                 try decoder.decode(input) { output in
                     digest.update(output)
-                    try onOutput?(output)
+                    do {
+                        try onOutput?(output)
+                    } catch {
+                        throw OutputFailure(error: error)
+                    }
                 }
             }
+        } catch let failure as OutputFailure {
+            // Writing the decoded bytes failed (a full disk, say): the stored image is not at fault.
+            throw failure.error
         } catch let error as ImagesKitError {
             throw damaged(error)
         }
@@ -48,4 +55,9 @@ final class ContentCheck {
                 + "restore it from a backup or delete it",
             cause: error)
     }
+}
+
+/// An error of the code that takes decoded bytes, kept apart from the decoder's own errors.
+private struct OutputFailure: Error {
+    let error: any Error
 }

@@ -104,6 +104,19 @@ extension ExtLayout {
                     + "..<\(allowed.upperBound)",
                 context: ["group": String(group), "block": String(first)])
         }
+        for (part, first, last) in parts where first < primaryMetadata.upperBound && last >= primaryMetadata.lowerBound
+        {
+            throw Self.damage(
+                "group \(group)'s \(part) at block \(first) overlaps the superblock and descriptor blocks "
+                    + "\(primaryMetadata.lowerBound)..<\(primaryMetadata.upperBound)",
+                context: ["group": String(group), "block": String(first)])
+        }
+    }
+
+    /// The blocks of group 0 that hold the primary superblock and the descriptors after it; no
+    /// bitmap or inode table can lie there.
+    var primaryMetadata: Range<UInt64> {
+        superblockBlock..<(superblockBlock + 1 + firstMetaGroup + reservedDescriptorBlocks)
     }
 
     /// Whether `descriptor`'s group has no block bitmap on disk and must be derived from the layout.

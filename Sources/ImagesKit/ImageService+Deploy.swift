@@ -41,7 +41,7 @@ extension ImageService {
     ) async throws -> DeployOutcome {
         let (record, content) = try await availableContent(id)
         try checkFits(content, target.byteCount, record.image)
-        try await checkStoredBytes(id, content)
+        try await verifyStoredImage(id, content, disk: target.name)
         do {
             return try await writeImage(record, content, onto: target, progress ?? { _ in })
         } catch {
@@ -78,7 +78,7 @@ extension ImageService {
             return outcome
         } catch {
             unlink(partial)
-            throw Self.publicError(error)
+            throw Self.newDiskFailure(error, path: path)
         }
     }
 
@@ -118,22 +118,6 @@ extension ImageService {
         unlink(partial)
     }
 
-    /// Checks the stored bytes against their recorded SHA-256 before a disk is erased, so a
-    /// damaged image leaves the disk as it was.
-    private func checkStoredBytes(_ id: ImageID, _ content: ImageContent) async throws {
-        guard let expected = content.storedSHA256 else { return }
-        let digest = SHA256Digest()
-        try await streamContent(id, content) { bytes, _ in bytes.withUnsafeBytes { digest.update($0) } }
-        let actual = digest.finalize()
-        guard actual == expected else {
-            throw ImagesKitError(
-                .digestMismatch,
-                "the stored image \(id) was damaged in the store (its bytes no longer match their SHA-256); "
-                    + "the disk was not touched: restore the image from a backup or delete it",
-                context: ["expected": expected, "actual": actual])
-        }
-    }
-
     /// Says that an existing disk was left part-written: its old content is gone already.
     private static func partialDeployFailure(_ error: any Error, _ disk: String) -> ImagesKitError {
         let failure = publicError(error)
@@ -145,15 +129,28 @@ extension ImageService {
 
     /// Names the export's own path, not its temporary file, in a failure to write it.
     static func exportFailure(_ error: any Error, path: String) -> ImagesKitError {
+        writeFailure(error, "the export", path: path)
+    }
+
+    /// Names the new disk's own path, not its temporary file, in a failure to write it.
+    static func newDiskFailure(_ error: any Error, path: String) -> ImagesKitError {
+        writeFailure(error, "the disk", path: path)
+    }
+
+    private static func writeFailure(_ error: any Error, _ what: String, path: String) -> ImagesKitError {
         let failure = publicError(error)
         guard failure.code == .ioFailure else { return failure }
+        let advice =
+            failure.isNoSpace
+            ? "\(ImagesKitError.noSpaceAdvice); nothing was left at \(path)"
+            : "check the folder exists, is writable and has room"
         return ImagesKitError(
-            .ioFailure, "can't write the export to \(path); check the folder exists, is writable and has room",
-            cause: failure.cause, context: ["path": path])
+            .ioFailure, "can't write \(what) to \(path): \(advice)", cause: failure.cause, context: ["path": path])
     }
 
     func availableContent(_ id: ImageID) async throws -> (StoredImage, ImageContent) {
         let record = try await storedImage(id)
+        try Self.checkConsistent(record, id)
         guard record.image.status == .available, let content = record.content else {
             throw ImagesKitError(
                 .invalidState, "\(id) is \(record.image.status.rawValue); only available images can be read")
@@ -217,25 +214,5 @@ extension ImageService {
             try await tools.grow(path, toBlockCount: blockCount)
         }
         return filledBytes
-    }
-
-    func streamContent(
-        _ id: ImageID, _ content: ImageContent, _ body: ([UInt8], UInt64) throws -> Void
-    ) async throws {
-        let reader = try await store.openContent(for: id, at: 0)
-        do {
-            var offset: UInt64 = 0
-            while true {
-                try Task.checkCancellation()
-                let bytes = try await reader.read(maxLength: configuration.chunkSize)
-                if bytes.isEmpty { break }
-                try body(bytes, offset)
-                offset += UInt64(bytes.count)
-            }
-            await reader.close()
-        } catch {
-            await reader.close()
-            throw error
-        }
     }
 }

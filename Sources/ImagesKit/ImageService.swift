@@ -70,11 +70,13 @@ public final class ImageService: Sendable {
     /// Returns the image with the given id.
     ///
     /// - Throws: ``ImagesKitError`` with `image_not_found`, also for public `linode/...` ids,
-    ///   which this service does not hold.
+    ///   which this service does not hold, and `store_failure` when its record was damaged in
+    ///   the store.
     public func image(_ id: ImageID) async throws -> Image {
         guard case .private = id, let record = try await store.record(id) else {
             throw ImagesKitError.notFound(id)
         }
+        try Self.checkConsistent(record, id)
         return record.image
     }
 
@@ -85,7 +87,7 @@ public final class ImageService: Sendable {
     /// - Throws: ``ImagesKitError`` with `invalid_argument` for a bad page or page size.
     public func images(_ query: ImageQuery = ImageQuery()) async throws -> ImagePage {
         try query.validate()
-        let matching = try await store.records().map(\.image).filter(query.matches)
+        let matching = try await store.records().filter(isConsistent).map(\.image).filter(query.matches)
         return ImagePage(slicing: matching, page: query.page, pageSize: query.pageSize)
     }
 
@@ -160,7 +162,16 @@ extension ImageService {
                 .notModifiable, "\(id) is a public distribution image; only private/<n> images are kept here")
         }
         guard let record = try await store.record(id) else { throw ImagesKitError.notFound(id) }
+        // A record under another id would have every change saved, or removed, under that id.
+        guard record.image.id == id else { throw ImagesKitError.damagedRecord(id, holding: record.image.id) }
         return record
+    }
+
+    /// Whether a listed record agrees with itself; one that does not is left out with a warning.
+    private func isConsistent(_ record: StoredImage) -> Bool {
+        guard let reason = record.inconsistency(as: record.image.id) else { return true }
+        logger.warning("left a damaged record out of the list", ["image": "\(record.image.id)", "reason": reason])
+        return false
     }
 
     func recordEvent(_ action: EventAction, _ id: ImageID, _ status: EventStatus, _ message: String?) async {
@@ -220,7 +231,12 @@ extension ImageService {
 
     /// Removes a half-made image and records why it failed.
     func discardFailed(_ id: ImageID, _ action: EventAction, _ error: any Error) async -> any Error {
-        let failure = Self.publicError(error)
+        var failure = Self.publicError(error)
+        if failure.isNoSpace {
+            failure = ImagesKitError(
+                failure.code, "\(failure.message); \(id) and its partial data were removed", cause: failure.cause,
+                context: failure.context)
+        }
         do {
             try await store.remove(id)
         } catch {

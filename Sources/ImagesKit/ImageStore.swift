@@ -61,6 +61,23 @@ public struct StoredImage: Hashable, Sendable, Codable {
     }
 }
 
+extension StoredImage {
+    /// Says how the record disagrees with itself, or with the id it was kept under: such a
+    /// record was edited or copied over in the store and must not be trusted.
+    ///
+    /// - Parameter id: The id the record was kept under.
+    /// - Returns: The disagreement in a few words, or `nil` for a consistent record.
+    public func inconsistency(as id: ImageID) -> String? {
+        guard image.id == id else { return "it holds the record of \(image.id)" }
+        guard image.size >= 0 else { return "it holds a size of \(image.size) MB" }
+        guard image.status == .available, let content else { return nil }
+        guard image.size == Image.megabytes(content.uncompressedByteCount) else {
+            return "its size \(image.size) MB disagrees with its content's \(content.uncompressedByteCount) bytes"
+        }
+        return nil
+    }
+}
+
 /// The facts of an image's stored content.
 public struct ImageContent: Hashable, Sendable, Codable {
     /// The compressed format the content is kept in, such as `gzip`.

@@ -136,7 +136,26 @@ extension ImagesKitError {
     static func io(_ message: String, call: String, errno code: Int32, path: String? = nil) -> ImagesKitError {
         var context: [String: String] = [:]
         if let path { context["path"] = path }
-        return ImagesKitError(.ioFailure, message, cause: SystemCallError(call, errno: code), context: context)
+        let full = isNoSpace(code) ? "\(message): \(noSpaceAdvice)" : message
+        return ImagesKitError(.ioFailure, full, cause: SystemCallError(call, errno: code), context: context)
+    }
+
+    /// What to do when a filesystem is full.
+    static let noSpaceAdvice = "the filesystem is full (ENOSPC); free space on it, or choose another, and retry"
+
+    /// Whether `errno` says a filesystem or a quota is full.
+    static func isNoSpace(_ code: Int32) -> Bool {
+        code == ENOSPC || code == EDQUOT
+    }
+
+    /// Whether the error, or an error it wraps, is a full filesystem.
+    var isNoSpace: Bool {
+        var cause: (any Error)? = self.cause
+        while let current = cause {
+            if let call = current as? SystemCallError { return Self.isNoSpace(call.errno) }
+            cause = (current as? ImagesKitError)?.cause
+        }
+        return false
     }
 
     static func notFound(_ id: ImageID) -> ImagesKitError {

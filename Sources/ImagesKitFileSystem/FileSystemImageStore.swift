@@ -18,6 +18,7 @@ public final class FileSystemImageStore: ImageStore {
     public let defaultRegion: String
 
     let files: StoreFiles
+    private let logger: ImagesLogger
     private let numberLock = Mutex(())
     private let eventLock = Mutex(())
 
@@ -27,10 +28,12 @@ public final class FileSystemImageStore: ImageStore {
     /// - Parameters:
     ///   - folder: The store's folder.
     ///   - region: The region its copies live in.
+    ///   - logger: Where warnings about damaged files go; by default nowhere.
     /// - Throws: ``ImagesKitError`` with `store_failure` when the folder can't be used.
-    public init(folder: URL, region: String = "local") throws {
+    public init(folder: URL, region: String = "local", logger: ImagesLogger = .silent) throws {
         self.root = folder.standardizedFileURL
         self.defaultRegion = region
+        self.logger = logger
         self.files = StoreFiles(root: root)
         try files.prepare()
         files.clearStaging()
@@ -72,14 +75,46 @@ public final class FileSystemImageStore: ImageStore {
     }
 
     /// Reads a record, or `nil` when there is none.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure` naming the file when the record is
+    ///   damaged: not a record, or the record of another image.
     public func record(_ id: ImageID) async throws -> StoredImage? {
         guard let number = id.number else { return nil }
         return try files.readRecord(number)
     }
 
-    /// Reads every record, ordered by id.
+    /// Reads every record that is intact, ordered by id.
+    ///
+    /// A damaged record is left out with a logged warning, so one damaged file never hides the
+    /// other images; ``damagedRecords()`` names every one, and getting it fails with the reason.
+    /// Its files stay in the store for an operator to restore or remove.
     public func records() async throws -> [StoredImage] {
-        try files.recordNumbers().compactMap { try files.readRecord($0) }
+        var records: [StoredImage] = []
+        for number in try files.recordNumbers() {
+            do {
+                if let record = try files.readRecord(number) { records.append(record) }
+            } catch let error as ImagesKitError {
+                logger.warning(
+                    "left a damaged record out of the list", ["image": "private/\(number)", "error": error.message])
+            }
+        }
+        return records
+    }
+
+    /// Names every record that can't be read, with why.
+    ///
+    /// - Returns: The damaged records' ids, each with the `store_failure` that reading it gives.
+    /// - Throws: ``ImagesKitError`` with `store_failure` when the records folder can't be read.
+    public func damagedRecords() throws -> [ImageID: ImagesKitError] {
+        var damaged: [ImageID: ImagesKitError] = [:]
+        for number in try files.recordNumbers() {
+            do {
+                _ = try files.readRecord(number)
+            } catch let error as ImagesKitError {
+                damaged[.private(number)] = error
+            }
+        }
+        return damaged
     }
 
     /// Removes a record, then its content.

@@ -73,11 +73,19 @@ struct StoreFiles: Sendable {
         return kill(pid, 0) == 0 || errno == EPERM
     }
 
+    /// The numbers of the record files, `<n>.json` with `n` written as the store writes it.
     func recordNumbers() throws -> [Int] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: recordsFolder.path)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: recordsFolder.path)
+        } catch {
+            throw ImagesKitError(
+                .storeFailure, "can't list the records folder \(recordsFolder.path); check it exists and is readable",
+                cause: error, context: ["path": recordsFolder.path])
+        }
         return names.compactMap { name in
-            guard name.hasSuffix(".json") else { return nil }
-            return Int(name.dropLast(5))
+            guard name.hasSuffix(".json"), let number = Int(name.dropLast(5)), number > 0 else { return nil }
+            return name == "\(number).json" ? number : nil
         }.sorted()
     }
 
@@ -85,33 +93,61 @@ struct StoreFiles: Sendable {
         try recordNumbers().last ?? 0
     }
 
-    /// Reads record file `number`, or nil when there is none.
+    /// The largest record file read: a whole record with the longest description and every
+    /// tag is far smaller, so anything larger is not a record.
+    static let recordByteLimit = 4 << 20
+
+    /// Reads the record of image `number`, or `nil` when it has none.
     ///
-    /// A record is refused unless it decodes and names the image its file is for: a file copied or
-    /// edited under another name would otherwise be shown, counted and saved as another image.
+    /// A file that can't be read, is not a record, is too large to be one, or holds the record
+    /// of another image is damaged: a `store_failure` naming the file, never another image.
     func readRecord(_ number: Int) throws -> StoredImage? {
         let url = recordFile(number)
-        guard let data = try? Data(contentsOf: url) else { return nil }
+        guard let data = try readRecordBytes(url) else { return nil }
         let record: StoredImage
         do {
             record = try JSONDecoder().decode(StoredImage.self, from: data)
         } catch {
-            throw damagedRecord(url, cause: error)
+            throw damaged(url, "it is not a record", cause: error)
         }
-        guard record.image.id == .private(number) else {
-            throw damagedRecord(url, holding: "the record of \(record.image.id)")
-        }
-        guard record.image.size >= 0 else {
-            throw damagedRecord(url, holding: "a size of \(record.image.size) MB")
-        }
+        if let reason = record.inconsistency(as: .private(number)) { throw damaged(url, reason) }
         return record
     }
 
-    private func damagedRecord(_ url: URL, holding what: String? = nil, cause: (any Error)? = nil) -> ImagesKitError {
-        let found = what.map { " (it holds \($0))" } ?? ""
-        return ImagesKitError(
+    private func readRecordBytes(_ url: URL) throws -> Data? {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw damaged(url, "it can't be opened", cause: SystemCallError("open", errno: errno))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        try check(fstat(descriptor, &status) == 0, "stat", url.path)
+        guard status.st_mode & S_IFMT == S_IFREG else { throw damaged(url, "it is not a plain file") }
+        guard status.st_size <= Self.recordByteLimit else {
+            throw damaged(url, "it holds \(status.st_size) bytes, more than any record")
+        }
+        return try readToEnd(descriptor, path: url.path)
+    }
+
+    private func readToEnd(_ descriptor: Int32, path: String) throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while data.count <= Self.recordByteLimit {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            try check(count >= 0, "read", path)
+            guard count > 0 else { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
+        throw damaged(URL(fileURLWithPath: path), "it grew past \(Self.recordByteLimit) bytes while read")
+    }
+
+    func damaged(_ url: URL, _ reason: String, cause: (any Error & Sendable)? = nil) -> ImagesKitError {
+        ImagesKitError(
             .storeFailure,
-            "the record \(url.lastPathComponent) in the store is damaged\(found); restore it or remove it",
+            "the record \(url.lastPathComponent) in the store is damaged (\(reason)); its image can't be "
+                + "read until the record is restored from a backup or the image's files are removed",
             cause: cause, context: ["path": url.path])
     }
 
@@ -194,7 +230,7 @@ struct StoreFiles: Sendable {
     func failure(_ call: String, _ path: String, _ code: Int32) -> ImagesKitError {
         let advice =
             switch code {
-            case ENOSPC, EDQUOT: "the store's disk is full; free space and retry"
+            case ENOSPC, EDQUOT: "the store's filesystem is full (ENOSPC); free space on it and retry"
             case EROFS: "the store is on a read-only filesystem; use a writable store folder"
             case EACCES, EPERM: "permission denied; run as a user who may write the store folder"
             default: "\(String(cString: strerror(code))); check the store folder"

@@ -203,6 +203,7 @@ extension ImageStoreContract {
             try await writer.write(Array(bytes[start..<min(start + 65_536, bytes.count)]))
         }
         record.image.status = .available
+        record.image.size = Image.megabytes(UInt64(bytes.count))
         record.content = ImageContent(
             format: "gzip", sha256: SHA256Digest.hex(of: bytes), uncompressedByteCount: UInt64(bytes.count),
             compressedByteCount: UInt64(bytes.count), filesystem: "data", isExtFilesystem: false)

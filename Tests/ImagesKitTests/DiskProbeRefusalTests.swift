@@ -109,6 +109,10 @@ struct DiskProbeRefusalTests {
         ("block bitmap past the end", 2048 + 64, le32(0xFFFF_FF00), "group 1's block bitmap"),
         ("inode table past the end", 2048 + 128 + 8, le32(16383), "group 2's inode table"),
         ("inode bitmap in block 0", 2048 + 192 + 4, le32(0), "group 3's inode bitmap"),
+        ("an inode count that disagrees with the groups", 1024 + 0x00, le32(12345), "with 12345 inodes"),
+        ("no blocks at all", 1024 + 0x04, le32(0), "counts only 0 blocks"),
+        ("more inodes per group than a bitmap tracks", 1024 + 0x28, le32(0x00FF_0000), "one bitmap block tracks"),
+        ("a block bitmap inside the superblock", 2048 + 64, le32(1), "group 1's block bitmap"),
     ]
 
     @Test("damaged superblocks and descriptors are refused, never trusted", arguments: corruptions)
