@@ -17,9 +17,14 @@ struct ToolFailure: Error, CustomStringConvertible {
 
 /// Runs the built `imagesctl` and the system tools the tests check it with.
 enum Programs {
-    /// The `imagesctl` under test: `$IMAGESCTL`, else the debug build beside this package.
+    /// The `imagesctl` under test: `$IMAGESCTL`, else the one built beside the running tests (so
+    /// a sanitizer's build tests its own), else the debug build beside this package.
     static let imagesctl: String = {
         if let path = ProcessInfo.processInfo.environment["IMAGESCTL"], !path.isEmpty { return path }
+        if let tests = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            let beside = tests.deletingLastPathComponent().appendingPathComponent("imagesctl").path
+            if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        }
         let packageRoot = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return packageRoot.appendingPathComponent(".build/debug/imagesctl").path
