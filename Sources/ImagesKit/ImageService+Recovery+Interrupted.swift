@@ -1,9 +1,12 @@
 import Foundation
 
 extension ImageService {
-    /// Removes what captures interrupted by a crash left: `creating` images whose capture no
-    /// longer runs in any process sharing the store, each with a failed `disk_imagize` event,
-    /// and the scratch folders of processes that have ended.
+    /// Removes what work interrupted by a crash left: `creating` images whose capture no
+    /// longer runs in any process sharing the store, each with a failed `disk_imagize` event;
+    /// the scratch folders of processes that have ended, with the partial disks and exports
+    /// they list; and regions a cut-off replication left `pending replication`, `replicating`
+    /// or `pending deletion`: unfinished copies go, and the regions being dropped come
+    /// back (while copies were still being made) or go (once every new copy was made).
     ///
     /// An application calls this when it starts; ``expire()`` calls it too. Images another
     /// operation holds are left alone, so it is safe while other processes work. Uploads cut off
@@ -15,8 +18,12 @@ extension ImageService {
     public func recoverInterruptedWork() async throws -> [Image] {
         ScratchFolder.removeAbandoned(inside: configuration.scratchDirectory)
         var removed: [Image] = []
-        for record in try await store.records() where record.image.status == .creating {
-            if let image = try await removeIfAbandoned(record.image.id) { removed.append(image) }
+        for record in try await store.records() {
+            if record.image.status == .creating, let image = try await removeIfAbandoned(record.image.id) {
+                removed.append(image)
+            } else if Self.isMidReplication(record) {
+                try await repairInterruptedReplication(record.image.id)
+            }
         }
         return removed
     }
