@@ -30,7 +30,7 @@ import sys
 import time
 
 OPERATIONS = ["capture", "upload", "deploy", "delete", "replicate", "expire", "server-delete"]
-WEIGHTS = [3, 4, 3, 2, 3, 2, 2]
+WEIGHTS = [3, 4, 3, 3, 3, 3, 2]
 REGIONS = ["local", "us-east", "eu-west", "ap-south"]
 FAR_FUTURE = "2031-01-01T00:00:00"
 MOST_IMAGES = 8
@@ -64,7 +64,7 @@ class Soak:
     def prepare_inputs(self):
         for index, (mebibytes, payload) in enumerate([(24, 4), (32, 7), (20, 2)]):
             self.disks.append(self.make_disk(f"disk{index}", mebibytes, payload))
-        for index, (mebibytes, payload) in enumerate([(12, 3), (16, 5)]):
+        for index, (mebibytes, payload) in enumerate([(24, 8), (40, 16)]):
             raw = self.make_disk(f"upload{index}", mebibytes, payload)
             digest, size = file_sha256(raw)
             gz = raw + ".gz"
@@ -189,6 +189,10 @@ class Soak:
                     self.fail(f"private/{number} was available before the kill and is gone")
             elif now[number][0] != digest:
                 self.fail(f"private/{number} changed its sha256 from {digest} to {now[number][0]}")
+        for name in self.listing("locks"):
+            number = int(name[:-5]) if name.endswith(".lock") and name[:-5].isdigit() else None
+            if number is None or number >= (read_number(os.path.join(self.store, "next-id")) or 1):
+                self.fail(f"locks/{name} is no lock of a reserved image number")
         for name in ("events.jsonl", "usage.jsonl"):
             self.check_lines(os.path.join(self.store, name))
         next_id = read_number(os.path.join(self.store, "next-id"))
@@ -314,8 +318,8 @@ class Soak:
         draw = self.rng.random()
         if draw < 0.15:
             return self.rng.uniform(0, 0.04)  # still starting up
-        if draw < 0.88:
-            return self.rng.uniform(0.04, max(0.05, expected))
+        if draw < 0.9:
+            return self.rng.uniform(0.04, max(0.05, 0.9 * expected))
         return self.rng.uniform(expected, expected * 1.6)  # likely finished already
 
     def iterate(self):

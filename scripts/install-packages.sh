@@ -14,7 +14,7 @@ packages=(
     fdisk            # sfdisk, partitioned disks the capture must refuse
     dosfstools       # vfat disks the capture must refuse
     util-linux       # mkswap
-    python3          # builds hostile inputs in tests
+    python3          # builds hostile inputs in tests; checks the store in scripts/crash-soak.sh
     xz-utils         # other formats an upload must refuse by name
     liblzma-dev      # liblzma, the xz codec
     pixz             # reference tool in xz codec tests (parallel xz with an index)
