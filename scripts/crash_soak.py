@@ -195,9 +195,28 @@ class Soak:
                 self.fail(f"locks/{name} is no lock of a reserved image number")
         for name in ("events.jsonl", "usage.jsonl"):
             self.check_lines(os.path.join(self.store, name))
+        self.check_billing(records)
         next_id = read_number(os.path.join(self.store, "next-id"))
         if records and next_id is not None and next_id <= max(records):
             self.fail(f"next-id {next_id} would hand out private/{max(records)} again")
+
+    def check_billing(self, records):
+        """An image that is gone is billed no more: its copies' last usage lines are ends."""
+        path = os.path.join(self.store, "usage.jsonl")
+        if not os.path.exists(path):
+            return
+        last = {}
+        with open(path) as file:
+            for line in file:
+                try:
+                    usage = json.loads(line)
+                    last[(usage["image"], usage["region"])] = usage["kind"]
+                except (ValueError, KeyError):
+                    continue
+        for (image, region), kind in sorted(last.items()):
+            number = int(image.split("/")[1])
+            if kind == "started" and number not in records:
+                self.fail(f"{image} is gone but still billed in {region}")
 
     def check_lines(self, path):
         """Every line of a log is whole JSON: a kill never leaves half a line."""
@@ -214,6 +233,8 @@ class Soak:
         image = record["image"]
         status = image["status"]
         content_path = os.path.join(self.store, "content", f"{number}.data")
+        if record.get("removing"):
+            self.fail(f"private/{number} is still being removed after recovery")
         if status == "creating":
             self.fail(f"private/{number} is still creating after recovery")
         elif status == "pending_upload":

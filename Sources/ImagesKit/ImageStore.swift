@@ -12,17 +12,21 @@ public struct StoredImage: Hashable, Sendable, Codable {
     public var homeRegion: String
     /// The format a `pending_upload` image will be kept in, by name, once its file arrives.
     public var uploadFormat: String?
+    /// Whether a delete or expiry has begun removing the image; recovery finishes a removal a
+    /// crash cut off.
+    public var isBeingRemoved: Bool
 
     /// Creates a stored record.
     public init(
         image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil,
-        uploadFormat: String? = nil
+        uploadFormat: String? = nil, isBeingRemoved: Bool = false
     ) {
         self.image = image
         self.homeRegion = homeRegion
         self.content = content
         self.uploadDeadline = uploadDeadline
         self.uploadFormat = uploadFormat
+        self.isBeingRemoved = isBeingRemoved
     }
 
     enum CodingKeys: String, CodingKey {
@@ -30,6 +34,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         case uploadDeadline = "upload_deadline"
         case homeRegion = "home_region"
         case uploadFormat = "upload_format"
+        case isBeingRemoved = "removing"
     }
 
     /// Decodes a stored record.
@@ -41,6 +46,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         uploadDeadline = try container.decodeIfPresent(String.self, forKey: .uploadDeadline)
             .flatMap(APITimestamp.parse)
         uploadFormat = try container.decodeIfPresent(String.self, forKey: .uploadFormat)
+        isBeingRemoved = try container.decodeIfPresent(Bool.self, forKey: .isBeingRemoved) ?? false
     }
 
     /// Encodes a stored record.
@@ -51,6 +57,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         try container.encode(homeRegion, forKey: .homeRegion)
         try container.encodeIfPresent(uploadDeadline.map(APITimestamp.format), forKey: .uploadDeadline)
         try container.encodeIfPresent(uploadFormat, forKey: .uploadFormat)
+        if isBeingRemoved { try container.encode(true, forKey: .isBeingRemoved) }
     }
 }
 

@@ -76,3 +76,60 @@ struct InterruptedReplicationTests {
         #expect(replicated.regions == ServiceReplicationTests.regions(["local": .available, "eu-west": .available]))
     }
 }
+
+/// A delete or expiry a crash cut off is finished by recovery, billing included.
+@Suite("Interrupted removal")
+struct InterruptedRemovalTests {
+    let folder: ServiceTestFolder
+
+    init() throws {
+        folder = try ServiceTestFolder()
+    }
+
+    @Test func aRecordMarkedAsBeingRemovedGoesEverywhereAndItsBillingEnds() async throws {
+        let replication = ScriptedReplication()
+        let billing = RecordingBilling()
+        let harness = ServiceHarness(billing: billing, replication: replication)
+        let image = try await harness.uploadTiny(in: folder)
+        var record = try await harness.record(image.id)
+        record.isBeingRemoved = true
+        try await harness.store.save(record)
+
+        try await harness.service.recoverInterruptedWork()
+        #expect(try await harness.store.record(image.id) == nil)
+        #expect(replication.calls == ["remove local"])
+        #expect(billing.all.map(\.kind) == [.started, .ended])
+        #expect(try await harness.eventSummary(of: image.id).last == "image_delete finished")
+    }
+
+    @Test func aDeleteMarksTheRecordAndEndsBillingBeforeTheRecordGoes() async throws {
+        let billing = RecordingBilling()
+        let seen = Gathered<Bool>()
+        let harness = ServiceHarness(billing: billing)
+        let image = try await harness.uploadTiny(in: folder)
+        let store = harness.store
+        let watching = ImageService(
+            store: store, compressor: harness.service.compressor, billing: billing,
+            replication: RemovalWatch { id in seen.append(try await store.record(id)?.isBeingRemoved == true) })
+
+        try await watching.delete(image.id)
+        #expect(seen.all == [true])
+        #expect(billing.all.map(\.kind) == [.started, .ended])
+        #expect(try await store.record(image.id) == nil)
+    }
+}
+
+/// A replication that runs a closure when a copy is removed.
+struct RemovalWatch: RegionReplication {
+    let onRemove: @Sendable (ImageID) async throws -> Void
+
+    func checkServes(_ region: String) throws {}
+
+    func copy(
+        _ record: StoredImage, from source: any ImageStore, to region: String, progress: ProgressHandler
+    ) async throws {}
+
+    func remove(_ id: ImageID, from region: String) async throws {
+        try await onRemove(id)
+    }
+}
