@@ -15,7 +15,7 @@ packages=(
     dosfstools       # vfat disks the capture must refuse
     util-linux       # mkswap
     mount            # mount, umount: the small tmpfs the full-disk tests fill
-    python3          # builds hostile inputs in tests
+    python3          # builds hostile inputs in tests; checks the store in scripts/crash-soak.sh
     xz-utils         # other formats an upload must refuse by name
     liblzma-dev      # liblzma, the xz codec
     pixz             # reference tool in xz codec tests (parallel xz with an index)

@@ -14,6 +14,7 @@ enum Imagesctl {
                   [--codec gzip|xz]
           upload FILE.img.gz --label L --region R [--description D] [--tag T]... [--cloud-init]
                   [--codec gzip|xz]
+          upload FILE.img.gz --image ID   sends the file again to a pending_upload image
           list [--label TEXT] [--status S] [--type manual|automatic] [--tag T]...
           show ID
           update ID [--label L] [--description D] [--tag T]...

@@ -108,18 +108,28 @@ struct Session {
 
     private func upload() async throws {
         let path = try arguments.positional(1, "one FILE.img.gz")[0]
-        let request = UploadRequest(
-            label: try arguments.required("--label"), region: try arguments.required("--region"),
-            description: try arguments.value("--description"), tags: arguments.values("--tag"),
-            cloudInit: arguments.flags.contains("--cloud-init"), format: try codecFormat())
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw UsageError("can't read \(path); check the path")
         }
         _ = try FileDisk(path: path)
-        let pending = try await service.createUpload(request)
-        let image = try await service.upload(pending.image.id, fileAt: path, progress: progress)
+        let id: ImageID
+        if let text = try arguments.value("--image") {
+            id = try Self.parseImageID(text)
+        } else {
+            id = try await createUpload()
+        }
+        let image = try await service.upload(id, fileAt: path, progress: progress)
         bar.clear()
         try output.show(image)
+    }
+
+    /// Step 1 of an upload, from the options: a `pending_upload` image waiting for its file.
+    private func createUpload() async throws -> ImageID {
+        let request = UploadRequest(
+            label: try arguments.required("--label"), region: try arguments.required("--region"),
+            description: try arguments.value("--description"), tags: arguments.values("--tag"),
+            cloudInit: arguments.flags.contains("--cloud-init"), format: try codecFormat())
+        return try await service.createUpload(request).image.id
     }
 
     private func update() async throws {

@@ -70,7 +70,10 @@ extension ImageService {
                 .ioFailure, "\(path) already exists; deploy onto it as an existing disk or choose a new path",
                 context: ["path": path])
         }
+        let scratch = try ScratchFolder(inside: configuration.scratchDirectory)
+        defer { scratch.remove() }
         let partial = Self.partialPath(for: path)
+        try scratch.notePartialFile(partial)
         let disk = try FileDisk.create(path: partial, byteCount: size)
         do {
             let outcome = try await writeImage(record, content, onto: disk, progress ?? { _ in })
@@ -86,7 +89,8 @@ extension ImageService {
     /// never leaves a half-written file under the name asked for.
     ///
     /// The name carries the writing process's id, so partial files that killed processes left
-    /// in the same folder are removed first.
+    /// in the same folder are removed first. The writer also notes the name in a scratch folder
+    /// (``ScratchFolder/notePartialFile(_:)``), so the next recovery removes it as well.
     static func partialPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
@@ -95,7 +99,7 @@ extension ImageService {
         return folder.appendingPathComponent(name).path
     }
 
-    private static let partialMarker = ".imageskit-partial-"
+    static let partialMarker = ".imageskit-partial-"
 
     /// Removes hidden partial files in `folder` whose writing process has ended.
     static func removeAbandonedPartials(in folder: String) {
@@ -108,7 +112,8 @@ extension ImageService {
         }
     }
 
-    /// Gives the finished disk its name, refusing to replace a file that appeared meanwhile.
+    /// Gives the finished disk its name, refusing to replace a file that appeared meanwhile,
+    /// and flushes the folder so the name survives a power loss.
     static func publish(_ partial: String, as path: String) throws {
         guard link(partial, path) == 0 else {
             throw ImagesKitError.io(
@@ -116,6 +121,16 @@ extension ImageService {
                 call: "link", errno: errno, path: path)
         }
         unlink(partial)
+        synchronizeFolder(containing: path)
+    }
+
+    /// Flushes the folder holding `path`, making a rename or link in it durable.
+    static func synchronizeFolder(containing path: String) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
     }
 
     /// Says that an existing disk was left part-written: its old content is gone already.

@@ -19,14 +19,18 @@ extension ImageService {
         let (_, content) = try await availableContent(id)
         let stored = try codec(for: content.format)
         let wanted = try format.map { try codec(for: $0.name) } ?? stored
+        let scratch = try ScratchFolder(inside: configuration.scratchDirectory)
+        defer { scratch.remove() }
         let partial = Self.partialPath(for: path)
         do {
+            try scratch.notePartialFile(partial)
             let file = ExportFile(try FileDisk.create(path: partial, byteCount: 0))
             try await writeExport(id, content, stored, wanted, into: file, progress ?? { _ in })
             try file.disk.synchronize()
             guard rename(partial, path) == 0 else {
                 throw ImagesKitError.io("can't move the export into place at \(path)", call: "rename", errno: errno)
             }
+            Self.synchronizeFolder(containing: path)
         } catch {
             unlink(partial)
             throw Self.exportFailure(error, path: path)

@@ -205,12 +205,19 @@ extension ImageService {
     }
 
     /// Removes an image's record, content and every regional copy, and ends its billing.
+    ///
+    /// The record is first marked as being removed, and billing is told before the record
+    /// goes: a crash at any step leaves either the marked record, whose removal recovery
+    /// finishes, or no record and billing already ended (billing ignores a second end).
     func removeEverywhere(_ record: StoredImage) async throws {
+        var marked = record
+        marked.isBeingRemoved = true
+        try await store.save(marked)
         for region in record.image.regions {
             try await replication.remove(record.image.id, from: region.region)
         }
-        try await store.remove(record.image.id)
         await reportUsage(.ended, record)
+        try await store.remove(record.image.id)
     }
 
     /// Marks an image busy for the length of `body`, in this process and in the store for other

@@ -15,11 +15,14 @@ public struct StoredImage: Hashable, Sendable, Codable {
     /// The uncompressed bytes a running manual capture holds against the account's storage
     /// quota until its content is committed; every process sharing the store counts them.
     public var claimedByteCount: UInt64?
+    /// Whether a delete or expiry has begun removing the image; recovery finishes a removal a
+    /// crash cut off.
+    public var isBeingRemoved: Bool
 
     /// Creates a stored record.
     public init(
         image: Image, homeRegion: String, content: ImageContent? = nil, uploadDeadline: Date? = nil,
-        uploadFormat: String? = nil, claimedByteCount: UInt64? = nil
+        uploadFormat: String? = nil, claimedByteCount: UInt64? = nil, isBeingRemoved: Bool = false
     ) {
         self.image = image
         self.homeRegion = homeRegion
@@ -27,6 +30,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         self.uploadDeadline = uploadDeadline
         self.uploadFormat = uploadFormat
         self.claimedByteCount = claimedByteCount
+        self.isBeingRemoved = isBeingRemoved
     }
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +39,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         case homeRegion = "home_region"
         case uploadFormat = "upload_format"
         case claimedByteCount = "claimed_bytes"
+        case isBeingRemoved = "removing"
     }
 
     /// Decodes a stored record.
@@ -47,6 +52,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
             .flatMap(APITimestamp.parse)
         uploadFormat = try container.decodeIfPresent(String.self, forKey: .uploadFormat)
         claimedByteCount = try container.decodeIfPresent(UInt64.self, forKey: .claimedByteCount)
+        isBeingRemoved = try container.decodeIfPresent(Bool.self, forKey: .isBeingRemoved) ?? false
     }
 
     /// Encodes a stored record.
@@ -58,6 +64,7 @@ public struct StoredImage: Hashable, Sendable, Codable {
         try container.encodeIfPresent(uploadDeadline.map(APITimestamp.format), forKey: .uploadDeadline)
         try container.encodeIfPresent(uploadFormat, forKey: .uploadFormat)
         try container.encodeIfPresent(claimedByteCount, forKey: .claimedByteCount)
+        if isBeingRemoved { try container.encode(true, forKey: .isBeingRemoved) }
     }
 }
 

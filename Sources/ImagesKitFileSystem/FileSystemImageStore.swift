@@ -40,18 +40,31 @@ public final class FileSystemImageStore: ImageStore {
         try removeOrphanContent()
     }
 
-    /// Removes content a crash left without its record (killed between the two renames of a
-    /// commit), unless a running process holds the image and may still write the record.
+    /// Removes content a crash left without a record that describes it: killed between the two
+    /// renames of a commit (the record is missing, or still `creating` or `pending_upload`), or
+    /// between the two removals of ``remove(_:)``. An image a running process holds is left
+    /// alone: it may still write the record.
     private func removeOrphanContent() throws {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: files.contentFolder.path)) ?? []
         for name in names where name.hasSuffix(".data") {
             guard let number = Int(name.dropLast(5)), number > 0 else { continue }
-            guard !FileManager.default.fileExists(atPath: files.recordFile(number).path) else { continue }
+            guard !describesContent(number) else { continue }
             guard let claim = try claim(.private(number)) else { continue }
             defer { claim.release() }
-            if !FileManager.default.fileExists(atPath: files.recordFile(number).path) {
+            if !describesContent(number) {
                 try files.removeIfPresent(files.contentFile(number))
+                files.synchronizeFolder(files.contentFolder)
             }
+        }
+    }
+
+    /// Whether image `number` has a record with the facts of committed content; a damaged
+    /// record counts as one, so its content waits for the record to be repaired.
+    private func describesContent(_ number: Int) -> Bool {
+        do {
+            return try files.readRecord(number)?.content != nil
+        } catch {
+            return true
         }
     }
 
@@ -117,12 +130,14 @@ public final class FileSystemImageStore: ImageStore {
         return damaged
     }
 
-    /// Removes a record, then its content.
+    /// Removes a record, flushes its folder, then removes its content and flushes that folder;
+    /// content a crash leaves without its record is removed when the store is next opened.
     public func remove(_ id: ImageID) async throws {
         let number = try StoreFiles.number(of: id)
         try files.removeIfPresent(files.recordFile(number))
-        try files.removeIfPresent(files.contentFile(number))
         files.synchronizeFolder(files.recordsFolder)
+        try files.removeIfPresent(files.contentFile(number))
+        files.synchronizeFolder(files.contentFolder)
     }
 
     /// Starts writing content into `staging/`.

@@ -103,4 +103,28 @@ struct FileSystemOrphanTests {
         _ = try FileSystemImageStore(folder: folder)
         #expect(try FileManager.default.contentsOfDirectory(atPath: content.path).isEmpty)
     }
+
+    @Test func contentBesideAPendingRecordIsRemovedAndCommittedOrDamagedRecordsKeepTheirs() async throws {
+        let store = try FileSystemImageStore(folder: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let service = ImageService(
+            store: store, compressor: NoCodec(), clock: FixedTime(date: FileSystemClaimTests.start))
+        // Killed between the two renames of an upload's commit: content in place, record still pending.
+        let pending = try await service.createUpload(UploadRequest(label: "cut off", region: "local")).image
+        var committed = try #require(try await store.record(pending.id))
+        committed.image.id = .private(2)
+        committed.image.status = .available
+        committed.content = ImageContent(
+            format: "gzip", sha256: "00", uncompressedByteCount: 3, compressedByteCount: 3, filesystem: "ext4",
+            isExtFilesystem: true)
+        try await store.save(committed)
+        let content = folder.appendingPathComponent("content")
+        for number in 1...3 { try Data([1, 2, 3]).write(to: content.appendingPathComponent("\(number).data")) }
+        try Data("{".utf8).write(to: folder.appendingPathComponent("records/3.json"))
+
+        _ = try FileSystemImageStore(folder: folder)
+        let left = try FileManager.default.contentsOfDirectory(atPath: content.path).sorted()
+        #expect(left == ["2.data", "3.data"])
+        #expect(try await store.record(pending.id)?.image.status == .pendingUpload)
+    }
 }

@@ -62,6 +62,35 @@ struct CrashTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
     }
 
+    /// The store as an upload killed between the two renames of its commit leaves it: the record
+    /// still `pending_upload`, the content already in place, and a record being replaced in
+    /// staging by a process that has ended.
+    func leaveCutOffUpload(number: Int) async throws {
+        _ = try await sandbox.imagesctl("list")
+        let pending = StoredImage(
+            image: Image(id: .private(number), label: "cut off", created: Date(), status: .pendingUpload),
+            homeRegion: "local", uploadDeadline: Date().addingTimeInterval(3600))
+        try APIJSON.encoder().encode(pending).write(to: URL(fileURLWithPath: sandbox.store + "/records/\(number).json"))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: sandbox.store + "/content/\(number).data"))
+        try Data("{".utf8).write(to: URL(fileURLWithPath: sandbox.store + "/staging/999999999.\(number).json.x"))
+    }
+
+    @Test func aCutOffUploadKeepsNoBytesAndTakesTheSameFileAgain() async throws {
+        try await leaveCutOffUpload(number: 3)
+        let listed = try await sandbox.imagesctlJSON(ImagePage.self, "list")
+        #expect(listed.data.map(\.status) == [.pendingUpload])
+        for folder in ["staging", "content"] {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.store + "/" + folder).isEmpty)
+        }
+
+        let upload = try await sandbox.gzip(try await sandbox.makeExt4Disk())
+        let again = try await sandbox.imagesctl("--json", "upload", upload, "--image", "private/3")
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(try await sandbox.imagesctlJSON(Image.self, "show", "private/3").status == .available)
+        let missing = try await sandbox.imagesctl("upload", upload, "--image", "private/9")
+        #expect(missing.status == 1 && missing.standardError.contains("image_not_found"), "\(missing.standardError)")
+    }
+
     /// Waits until the capture has saved its `creating` record.
     private func waitForRecord(of number: Int) async throws {
         let path = sandbox.store + "/records/\(number).json"
