@@ -293,7 +293,7 @@ extension ImageService {
 
     func availableRecord(_ record: StoredImage, content: ImageContent) -> StoredImage {
         var finished = record
-        finished.content = content
+        finished.content = content.sealed(for: record.image.id)
         finished.uploadDeadline = nil
         finished.uploadFormat = nil
         finished.image.status = .available

@@ -77,6 +77,9 @@ extension StoredImage {
     public func inconsistency(as id: ImageID) -> String? {
         guard image.id == id else { return "it holds the record of \(image.id)" }
         guard image.size >= 0 else { return "it holds a size of \(image.size) MB" }
+        if let content, let seal = content.seal, seal != content.expectedSeal(for: id) {
+            return "its content's facts no longer match their seal"
+        }
         guard image.status == .available, let content else { return nil }
         guard image.size == Image.megabytes(content.uncompressedByteCount) else {
             return "its size \(image.size) MB disagrees with its content's \(content.uncompressedByteCount) bytes"
@@ -101,6 +104,10 @@ public struct ImageContent: Hashable, Sendable, Codable {
     public var isExtFilesystem: Bool
     /// The SHA-256 of the stored, compressed bytes, checked before a deploy erases a disk.
     public var storedSHA256: String?
+    /// A SHA-256 over the other facts and the image's id, set when the content is committed, so
+    /// that facts edited in the store are caught before a byte is read; `nil` in records made
+    /// before facts were sealed.
+    public var seal: String?
 
     /// Creates the content facts.
     public init(
@@ -122,6 +129,24 @@ public struct ImageContent: Hashable, Sendable, Codable {
         case uncompressedByteCount = "uncompressed_bytes"
         case compressedByteCount = "compressed_bytes"
         case isExtFilesystem = "is_ext_filesystem"
+        case seal
+    }
+
+    /// The seal these facts carry when nothing changed them since they were sealed for `id`.
+    public func expectedSeal(for id: ImageID) -> String {
+        let fields = [
+            id.description, format, sha256, String(uncompressedByteCount), String(compressedByteCount), filesystem,
+            isExtFilesystem ? "ext" : "other", storedSHA256 ?? "",
+        ]
+        let text = fields.map { "\($0.utf8.count):\($0)" }.joined(separator: "\n")
+        return SHA256Digest.hex(of: Array(text.utf8))
+    }
+
+    /// These facts with their seal for image `id`.
+    public func sealed(for id: ImageID) -> ImageContent {
+        var sealed = self
+        sealed.seal = expectedSeal(for: id)
+        return sealed
     }
 }
 

@@ -98,14 +98,23 @@ enum Damage: String, CaseIterable, CustomTestStringConvertible {
     case editedUncompressedSize
     case editedCompressedSize
     case editedSize
+    case unsealedEditedSHA256
+    case unsealedEditedStoredSHA256
+    case unsealedEditedUncompressedSize
+    case unsealedEditedCompressedSize
     case garbageRecord
     case emptyRecord
 
     var testDescription: String { rawValue }
 
-    /// Whether the record itself is damaged, so the image can't be listed or got.
+    /// Whether the record itself is damaged, so the image can't be listed or got: edited facts
+    /// break their seal, while the same edits in a record made before facts were sealed are
+    /// caught by reading the content against them.
     var breaksRecord: Bool {
-        [.recordOfAnotherImage, .recordWithAnotherID, .editedSize, .garbageRecord, .emptyRecord].contains(self)
+        [
+            .recordOfAnotherImage, .recordWithAnotherID, .editedSize, .garbageRecord, .emptyRecord, .editedSHA256,
+            .editedStoredSHA256, .editedUncompressedSize, .editedCompressedSize,
+        ].contains(self)
     }
 
     /// The code every read of the damaged image fails with.
@@ -130,8 +139,24 @@ enum Damage: String, CaseIterable, CustomTestStringConvertible {
         case .editedUncompressedSize: try Self.edit(record) { $0["content", "uncompressed_bytes"] = 8_392_704 }
         case .editedCompressedSize: try Self.edit(record) { $0["content", "compressed_bytes"] = 1000 }
         case .editedSize: try Self.edit(record) { $0["image", "size"] = 2 }
+        case .unsealedEditedSHA256, .unsealedEditedStoredSHA256, .unsealedEditedUncompressedSize,
+            .unsealedEditedCompressedSize:
+            try unsealedEdit(record)
         case .garbageRecord: try Data("{\"image\": [".utf8).write(to: record)
         case .emptyRecord: try Data().write(to: record)
+        }
+    }
+
+    /// Edits a fact of a record whose facts carry no seal, as records made before sealing.
+    private func unsealedEdit(_ record: URL) throws {
+        try Self.edit(record) { object in
+            object["content", "seal"] = nil
+            switch self {
+            case .unsealedEditedSHA256: object["content", "sha256"] = String(repeating: "0", count: 64)
+            case .unsealedEditedStoredSHA256: object["content", "stored_sha256"] = String(repeating: "f", count: 64)
+            case .unsealedEditedUncompressedSize: object["content", "uncompressed_bytes"] = 8_392_704
+            default: object["content", "compressed_bytes"] = 1000
+            }
         }
     }
 
