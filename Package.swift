@@ -74,6 +74,12 @@ let package = Package(
             path: "Examples/imagesctl",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "imageskit-bench",
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz"],
+            path: "Examples/imageskit-bench",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ImagesKitTests",
             dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitMemory", "ImagesKitGzip", "ImagesKitXz"],

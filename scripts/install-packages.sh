@@ -21,6 +21,7 @@ packages=(
     pixz             # reference tool in xz codec tests (parallel xz with an index)
     isal             # igzip, reference tool in codec tests
     tabix            # bgzip, reference tool in codec tests
+    time             # /usr/bin/time, peak memory in scripts/benchmark.sh
     bzip2
     zstd
     ca-certificates
