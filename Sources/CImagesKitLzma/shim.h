@@ -18,16 +18,18 @@ static inline void imageskit_lzma_stream_clear(lzma_stream *stream) {
 static const uint32_t imageskit_lzma_tell_unsupported_check = LZMA_TELL_UNSUPPORTED_CHECK;
 
 /* Fills the options of a multi-threaded encoder: LZMA2 at `preset`, a new Block every `block_size`
-   bytes, and a dictionary no larger than a Block, since a Block never refers to bytes before it
-   and a larger dictionary would only take memory. `mt` keeps pointers to `filters` and `lzma2`. */
+   bytes, and a dictionary no larger than `dict_limit` nor than a Block (a Block never refers to
+   bytes before it, so a larger dictionary would only take memory). `mt` keeps pointers to
+   `filters` and `lzma2`. */
 static inline bool imageskit_lzma_encoder_mt_setup(
     lzma_mt *mt, lzma_filter filters[2], lzma_options_lzma *lzma2,
-    uint32_t preset, lzma_check check, uint32_t threads, uint64_t block_size) {
+    uint32_t preset, lzma_check check, uint32_t threads, uint64_t block_size, uint64_t dict_limit) {
+    const uint64_t dict_cap = dict_limit < block_size ? dict_limit : block_size;
     if (lzma_lzma_preset(lzma2, preset)) {
         return false;
     }
-    if (lzma2->dict_size > block_size) {
-        lzma2->dict_size = (uint32_t)block_size;
+    if (lzma2->dict_size > dict_cap) {
+        lzma2->dict_size = (uint32_t)dict_cap;
     }
     filters[0].id = LZMA_FILTER_LZMA2;
     filters[0].options = lzma2;
@@ -44,22 +46,25 @@ static inline bool imageskit_lzma_encoder_mt_setup(
 
 /* Starts a multi-threaded .xz encoder with the options of imageskit_lzma_encoder_mt_setup. */
 static inline lzma_ret imageskit_lzma_encoder_mt(
-    lzma_stream *stream, uint32_t preset, lzma_check check, uint32_t threads, uint64_t block_size) {
+    lzma_stream *stream, uint32_t preset, lzma_check check, uint32_t threads, uint64_t block_size,
+    uint64_t dict_limit) {
     lzma_mt mt;
     lzma_filter filters[2];
     lzma_options_lzma lzma2;
-    if (!imageskit_lzma_encoder_mt_setup(&mt, filters, &lzma2, preset, check, threads, block_size)) {
+    if (!imageskit_lzma_encoder_mt_setup(&mt, filters, &lzma2, preset, check, threads, block_size, dict_limit)) {
         return LZMA_OPTIONS_ERROR;
     }
     return lzma_stream_encoder_mt(stream, &mt);
 }
 
 /* The bytes of memory imageskit_lzma_encoder_mt needs with these options, or UINT64_MAX. */
-static inline uint64_t imageskit_lzma_encoder_mt_memusage(uint32_t preset, uint32_t threads, uint64_t block_size) {
+static inline uint64_t imageskit_lzma_encoder_mt_memusage(
+    uint32_t preset, uint32_t threads, uint64_t block_size, uint64_t dict_limit) {
     lzma_mt mt;
     lzma_filter filters[2];
     lzma_options_lzma lzma2;
-    if (!imageskit_lzma_encoder_mt_setup(&mt, filters, &lzma2, preset, LZMA_CHECK_CRC64, threads, block_size)) {
+    if (!imageskit_lzma_encoder_mt_setup(
+            &mt, filters, &lzma2, preset, LZMA_CHECK_CRC64, threads, block_size, dict_limit)) {
         return UINT64_MAX;
     }
     return lzma_stream_encoder_mt_memusage(&mt);

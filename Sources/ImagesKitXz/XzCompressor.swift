@@ -9,10 +9,11 @@ import ImagesKit
 /// with typed errors. Both run on several threads when ``threads`` is more than one.
 ///
 /// Memory: a multi-threaded encoder cuts the data into blocks of ``blockSize`` bytes and keeps the
-/// LZMA2 dictionary no larger than a block (a block never refers to bytes before it). With the
-/// default 16 MiB blocks each thread needs at most about 233 MiB (levels 7 to 9; 141 MiB at level
-/// 6, 56 MiB at level 1), and the data decodes with about 16 MiB; ``encoderMemoryUsage(level:)``
-/// gives the exact figure. A single-threaded encoder uses liblzma's preset as it is: about 673 MiB
+/// LZMA2 dictionary no larger than ``dictionaryLimit`` nor than a block (a block never refers to
+/// bytes before it). With the defaults, 16 MiB blocks and a 4 MiB dictionary, each thread needs
+/// at most about 96 MiB at any level (57 MiB at level 1), so two threads stay well under 256 MiB;
+/// on the golden disk the 4 MiB dictionary costs about 0.6% of size against level 6's own
+/// 8 MiB. ``encoderMemoryUsage(level:)`` gives the exact figure. A single-threaded encoder uses liblzma's preset as it is: about 673 MiB
 /// at level 9. What liblzma takes for a decoder, its threads and their buffers included, stays
 /// within ``decoderMemoryLimit``; the decoder adds only its output buffer.
 public struct XzCompressor: Compressor {
@@ -47,6 +48,9 @@ public struct XzCompressor: Compressor {
     /// The block size of multi-threaded encoders unless told otherwise: 16 MiB.
     public static let defaultBlockSize: UInt64 = 16 << 20
 
+    /// The largest dictionary of multi-threaded encoders unless told otherwise: 4 MiB.
+    public static let defaultDictionaryLimit: UInt64 = 4 << 20
+
     /// The number of threads encoders and decoders run; 1 uses liblzma's single-threaded coders.
     public let threads: Int
 
@@ -56,6 +60,10 @@ public struct XzCompressor: Compressor {
 
     /// The uncompressed bytes in each block a multi-threaded encoder writes.
     public let blockSize: UInt64
+
+    /// The largest LZMA2 dictionary, in bytes, a multi-threaded encoder uses; smaller than a
+    /// level's own dictionary, it trades a little size for much less memory per thread.
+    public let dictionaryLimit: UInt64
 
     /// The integrity check encoders store.
     public let check: Check
@@ -70,22 +78,27 @@ public struct XzCompressor: Compressor {
     ///     processor count. liblzma refuses more threads than it supports, and coders then fail to start.
     ///   - decoderMemoryLimit: The most memory a decoder may use, in bytes.
     ///   - blockSize: The uncompressed bytes in each block of a multi-threaded encoder, at least 1 MiB.
+    ///   - dictionaryLimit: The largest dictionary of a multi-threaded encoder, at least 1 MiB.
     ///   - check: The integrity check encoders store; CRC-64 by default, as `xz` does.
     ///   - bufferSize: Bytes in each output buffer, at least 1; larger buffers mean fewer, larger
     ///     calls of the output closure.
+    // TODO(#6): derive the threads from a memory budget, so many cores can't exceed it.
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         decoderMemoryLimit: UInt64 = XzCompressor.defaultDecoderMemoryLimit,
         blockSize: UInt64 = XzCompressor.defaultBlockSize,
+        dictionaryLimit: UInt64 = XzCompressor.defaultDictionaryLimit,
         check: Check = .crc64,
         bufferSize: Int = XzCompressor.defaultBufferSize
     ) {
         precondition((1...Int(UInt32.max)).contains(threads), "an xz coder needs at least one thread")
         precondition(blockSize >= 1 << 20, "an xz block should hold at least 1 MiB")
+        precondition(dictionaryLimit >= 1 << 20, "an xz dictionary should hold at least 1 MiB")
         precondition(bufferSize > 0, "an xz output buffer needs at least one byte")
         self.threads = threads
         self.decoderMemoryLimit = decoderMemoryLimit
         self.blockSize = blockSize
+        self.dictionaryLimit = dictionaryLimit
         self.check = check
         self.bufferSize = bufferSize
     }
@@ -112,7 +125,8 @@ public struct XzCompressor: Compressor {
         try XzDecoder(outputLimit: outputLimit, codec: self)
     }
 
-    /// The memory, in bytes, an encoder at `level` needs with this codec's threads and block size.
+    /// The memory, in bytes, an encoder at `level` needs with this codec's threads, block size and
+    /// dictionary limit.
     ///
     /// - Parameter level: The compression level, 1 to 9.
     /// - Returns: liblzma's estimate, or `nil` for a level it does not know.
@@ -120,7 +134,7 @@ public struct XzCompressor: Compressor {
         guard (1...9).contains(level) else { return nil }
         let usage =
             threads > 1
-            ? imageskit_lzma_encoder_mt_memusage(UInt32(level), UInt32(threads), blockSize)
+            ? imageskit_lzma_encoder_mt_memusage(UInt32(level), UInt32(threads), blockSize, dictionaryLimit)
             : lzma_easy_encoder_memusage(UInt32(level))
         return usage == .max ? nil : usage
     }

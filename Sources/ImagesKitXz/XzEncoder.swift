@@ -38,7 +38,8 @@ public final class XzEncoder: CompressionEncoder {
         let check = codec.check.lzmaCheck
         if codec.threads > 1 {
             try lzma.start(function: "lzma_stream_encoder_mt", role: Self.role) { stream in
-                imageskit_lzma_encoder_mt(stream, preset, check, UInt32(codec.threads), codec.blockSize)
+                imageskit_lzma_encoder_mt(
+                    stream, preset, check, UInt32(codec.threads), codec.blockSize, codec.dictionaryLimit)
             }
         } else {
             try lzma.start(function: "lzma_easy_encoder", role: Self.role) { lzma_easy_encoder($0, preset, check) }

@@ -76,14 +76,27 @@ struct XzRoundTripTests {
         #expect(codec.check == .crc64)
     }
 
-    @Test("a multi-threaded encoder needs at most 233 MiB a thread with 16 MiB blocks, at any level")
+    @Test("a multi-threaded encoder needs at most 96 MiB a thread with the default block and dictionary")
     func encoderMemoryIsBounded() throws {
         let codec = XzCompressor(threads: 2)
         for level in 1...9 {
             let usage = try #require(codec.encoderMemoryUsage(level: level))
-            #expect(usage <= 2 * (233 << 20) + (1 << 20), "level \(level)")
+            #expect(usage <= 2 * (96 << 20), "level \(level)")
         }
         #expect(XzCompressor(threads: 1).encoderMemoryUsage(level: 9)! > 600 << 20)
         #expect(codec.encoderMemoryUsage(level: 0) == nil)
+    }
+
+    @Test("the dictionary limit sets an encoder's memory, up to the block size")
+    func dictionaryLimitSetsMemory() throws {
+        let small = try #require(XzCompressor(threads: 2).encoderMemoryUsage(level: 6))
+        let levelOwn = try #require(XzCompressor(threads: 2, dictionaryLimit: 8 << 20).encoderMemoryUsage(level: 6))
+        let beyondBlock = try #require(
+            XzCompressor(threads: 2, blockSize: 8 << 20, dictionaryLimit: 64 << 20).encoderMemoryUsage(level: 9))
+        let atBlock = try #require(
+            XzCompressor(threads: 2, blockSize: 8 << 20, dictionaryLimit: 8 << 20).encoderMemoryUsage(level: 9))
+
+        #expect(small < levelOwn)
+        #expect(beyondBlock == atBlock)
     }
 }
