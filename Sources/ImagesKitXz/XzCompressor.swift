@@ -82,7 +82,6 @@ public struct XzCompressor: Compressor {
     ///   - check: The integrity check encoders store; CRC-64 by default, as `xz` does.
     ///   - bufferSize: Bytes in each output buffer, at least 1; larger buffers mean fewer, larger
     ///     calls of the output closure.
-    // TODO(#6): derive the threads from a memory budget, so many cores can't exceed it.
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         decoderMemoryLimit: UInt64 = XzCompressor.defaultDecoderMemoryLimit,
@@ -91,6 +90,7 @@ public struct XzCompressor: Compressor {
         check: Check = .crc64,
         bufferSize: Int = XzCompressor.defaultBufferSize
     ) {
+        // TODO(#6): derive the default threads from a memory budget, so many cores can't exceed it.
         precondition((1...Int(UInt32.max)).contains(threads), "an xz coder needs at least one thread")
         precondition(blockSize >= 1 << 20, "an xz block should hold at least 1 MiB")
         precondition(dictionaryLimit >= 1 << 20, "an xz dictionary should hold at least 1 MiB")
