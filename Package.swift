@@ -23,6 +23,11 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
+            name: "CImagesKitIsal",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"])]
+        ),
+        .systemLibrary(
             name: "CImagesKitLzma",
             pkgConfig: "liblzma",
             providers: [.apt(["liblzma-dev"])]
@@ -50,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "ImagesKitGzip",
-            dependencies: ["ImagesKit", "CImagesKitZlib"],
+            dependencies: ["ImagesKit", "CImagesKitZlib", "CImagesKitIsal"],
             swiftSettings: strictSettings
         ),
         .target(

@@ -19,6 +19,7 @@ packages=(
     xz-utils         # other formats an upload must refuse by name
     liblzma-dev      # liblzma, the xz codec
     pixz             # reference tool in xz codec tests (parallel xz with an index)
+    libisal-dev      # ISA-L, the inflate of indexed gzip chunks and its CRC-32
     isal             # igzip, reference tool in codec tests
     tabix            # bgzip, reference tool in codec tests
     time             # /usr/bin/time, peak memory in scripts/benchmark.sh

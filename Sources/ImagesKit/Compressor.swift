@@ -50,6 +50,24 @@ public protocol Compressor: Sendable {
     /// - Parameter outputLimit: The most uncompressed bytes the whole stream may hold.
     /// - Throws: ``ImagesKitError`` when the codec can't start.
     func makeDecoder(outputLimit: UInt64) throws -> any CompressionDecoder
+
+    /// Makes a decoder that may use `chunkIndex` to decode the stream's chunks in parallel.
+    ///
+    /// The decoder checks the stream as fully as one without the index, and refuses a stream the
+    /// index does not fit. Codecs that can't use an index ignore it (the default).
+    ///
+    /// - Parameters:
+    ///   - outputLimit: The most uncompressed bytes the whole stream may hold.
+    ///   - chunkIndex: Where the stream's chunks start, from the content's facts, or `nil`.
+    /// - Throws: ``ImagesKitError`` when the codec can't start.
+    func makeDecoder(outputLimit: UInt64, chunkIndex: ChunkIndex?) throws -> any CompressionDecoder
+}
+
+extension Compressor {
+    /// Makes a decoder that reads the stream in one piece, as codecs without parallel decoding do.
+    public func makeDecoder(outputLimit: UInt64, chunkIndex: ChunkIndex?) throws -> any CompressionDecoder {
+        try makeDecoder(outputLimit: outputLimit)
+    }
 }
 
 /// Compresses a stream given piece by piece.
@@ -65,6 +83,15 @@ public protocol CompressionEncoder: AnyObject {
     ///
     /// - Parameter output: Receives compressed bytes; the buffer is valid only during the call.
     func finish(output: (UnsafeRawBufferPointer) throws -> Void) throws
+
+    /// Where the finished stream's independent chunks start, for encoders that write them; `nil`
+    /// before ``finish(output:)`` and for streams written in one piece.
+    var chunkIndex: ChunkIndex? { get }
+}
+
+extension CompressionEncoder {
+    /// No index: the stream is written in one piece.
+    public var chunkIndex: ChunkIndex? { nil }
 }
 
 /// Decompresses and validates a stream given piece by piece.

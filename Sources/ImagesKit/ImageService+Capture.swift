@@ -251,7 +251,8 @@ extension ImageService {
             let facts = ImageContent(
                 format: codec.format.name, sha256: pump.digest.finalize(),
                 uncompressedByteCount: filesystem.byteCount, compressedByteCount: writer.byteCount,
-                filesystem: filesystem.kind.rawValue, isExtFilesystem: true, storedSHA256: writer.storedSHA256)
+                filesystem: filesystem.kind.rawValue, isExtFilesystem: true, storedSHA256: writer.storedSHA256,
+                chunkIndex: encoder.chunkIndex)
             return (writer, facts)
         } catch {
             await writer.abort()

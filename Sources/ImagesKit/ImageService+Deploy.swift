@@ -188,7 +188,7 @@ extension ImageService {
         _ record: StoredImage, _ content: ImageContent, onto target: some DiskTarget, _ progress: ProgressHandler
     ) async throws -> DeployOutcome {
         try target.eraseAll()
-        let check = try ContentCheck(content, try codec(for: content.format))
+        let check = try ContentCheck(content, try codec(for: content.format), storedBytesChecked: true)
         let writer = SparseDiskWriter(target: target, chunkSize: configuration.chunkSize)
         check.onOutput = { try writer.append($0) }
         try await streamContent(record.image.id, content) { bytes, _ in

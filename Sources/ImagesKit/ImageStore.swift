@@ -84,6 +84,12 @@ extension StoredImage {
         guard image.size == Image.megabytes(content.uncompressedByteCount) else {
             return "its size \(image.size) MB disagrees with its content's \(content.uncompressedByteCount) bytes"
         }
+        if let index = content.chunkIndex,
+            let reason = index.mismatch(
+                compressedByteCount: content.compressedByteCount, uncompressedByteCount: content.uncompressedByteCount)
+        {
+            return "its chunk index does not fit its content: \(reason)"
+        }
         return nil
     }
 }
@@ -108,11 +114,14 @@ public struct ImageContent: Hashable, Sendable, Codable {
     /// that facts edited in the store are caught before a byte is read; `nil` in records made
     /// before facts were sealed.
     public var seal: String?
+    /// Where the stream's independent chunks start, when it was written in chunks that decode
+    /// on their own (see ``ChunkIndex``); `nil` for streams written in one piece, such as uploads.
+    public var chunkIndex: ChunkIndex?
 
     /// Creates the content facts.
     public init(
         format: String, sha256: String, uncompressedByteCount: UInt64, compressedByteCount: UInt64,
-        filesystem: String, isExtFilesystem: Bool, storedSHA256: String? = nil
+        filesystem: String, isExtFilesystem: Bool, storedSHA256: String? = nil, chunkIndex: ChunkIndex? = nil
     ) {
         self.format = format
         self.sha256 = sha256
@@ -121,6 +130,7 @@ public struct ImageContent: Hashable, Sendable, Codable {
         self.filesystem = filesystem
         self.isExtFilesystem = isExtFilesystem
         self.storedSHA256 = storedSHA256
+        self.chunkIndex = chunkIndex
     }
 
     enum CodingKeys: String, CodingKey {
@@ -130,6 +140,7 @@ public struct ImageContent: Hashable, Sendable, Codable {
         case compressedByteCount = "compressed_bytes"
         case isExtFilesystem = "is_ext_filesystem"
         case seal
+        case chunkIndex = "chunk_index"
     }
 
     /// The seal these facts carry when nothing changed them since they were sealed for `id`.
@@ -138,8 +149,15 @@ public struct ImageContent: Hashable, Sendable, Codable {
             id.description, format, sha256, String(uncompressedByteCount), String(compressedByteCount), filesystem,
             isExtFilesystem ? "ext" : "other", storedSHA256 ?? "",
         ]
-        let text = fields.map { "\($0.utf8.count):\($0)" }.joined(separator: "\n")
+        let indexed = chunkIndex.map { fields + [Self.summary(of: $0)] } ?? fields
+        let text = indexed.map { "\($0.utf8.count):\($0)" }.joined(separator: "\n")
         return SHA256Digest.hex(of: Array(text.utf8))
+    }
+
+    /// The index's numbers as one line of text, for the seal.
+    private static func summary(of index: ChunkIndex) -> String {
+        let sizes = index.compressedByteCounts.map(String.init).joined(separator: ",")
+        return "chunks \(index.chunkByteCount) \(index.headerByteCount) \(index.trailerByteCount) \(sizes)"
     }
 
     /// These facts with their seal for image `id`.

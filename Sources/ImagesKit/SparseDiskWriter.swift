@@ -30,27 +30,44 @@ final class SparseDiskWriter {
         try flush()
     }
 
+    /// Writes the buffer's runs of non-zero blocks, one write per run.
     private func flush() throws {
         try buffer.withUnsafeBytes { bytes in
             var start = 0
             while start < filled {
-                let end = min(start + Self.blockSize, filled)
-                let block = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                if !Self.isZero(block) {
-                    try target.write(block, at: bufferOffset + UInt64(start))
-                }
-                start = end
+                let runStart = firstBlock(in: bytes, from: start, zero: false)
+                guard runStart < filled else { break }
+                let runEnd = firstBlock(in: bytes, from: runStart, zero: true)
+                try target.write(
+                    UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]), at: bufferOffset + UInt64(runStart))
+                start = runEnd
             }
         }
         bufferOffset += UInt64(filled)
         filled = 0
     }
 
+    /// The offset of the first block from `start` that is (or, with `zero` false, is not) all
+    /// zeros, or the end of the filled part.
+    private func firstBlock(in bytes: UnsafeRawBufferPointer, from start: Int, zero: Bool) -> Int {
+        var offset = start
+        while offset < filled {
+            let end = min(offset + Self.blockSize, filled)
+            if Self.isZero(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) == zero { return offset }
+            offset = end
+        }
+        return filled
+    }
+
     private static func isZero(_ block: UnsafeRawBufferPointer) -> Bool {
         var index = 0
-        while index + 8 <= block.count {
-            if block.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
-            index += 8
+        while index + 32 <= block.count {
+            let first = block.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let second = block.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
+            let third = block.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
+            let fourth = block.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
+            if first | second | third | fourth != 0 { return false }
+            index += 32
         }
         return block[index...].allSatisfy { $0 == 0 }
     }

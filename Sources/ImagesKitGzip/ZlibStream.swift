@@ -117,6 +117,15 @@ final class ZlibStream {
         guard code == Z_OK else { throw error(function: "inflateReset", code: code) }
     }
 
+    /// Prepares a deflating stream for the next independent chunk, keeping its level and memory.
+    ///
+    /// - Throws: ``ZlibError`` when zlib reports the stream state as broken.
+    func resetDeflate() throws(ZlibError) {
+        precondition(direction == .deflate && isStarted && !isReleased)
+        let code = deflateReset(stream)
+        guard code == Z_OK else { throw error(function: "deflateReset", code: code) }
+    }
+
     /// Builds the error for a failed call, with the message zlib left in the stream.
     ///
     /// - Parameters:

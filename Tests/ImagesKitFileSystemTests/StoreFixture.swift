@@ -13,7 +13,7 @@ final class StoreFixture {
     let service: ImageService
 
     /// Makes the folder and the store in it; `storeFolder` puts the store elsewhere.
-    init(storeFolder: URL? = nil, limits: ImageLimits = ImageLimits()) throws {
+    init(storeFolder: URL? = nil, limits: ImageLimits = ImageLimits(), gzip: GzipCompressor = GzipCompressor()) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try FileSystemImageStore(folder: storeFolder ?? folder.appendingPathComponent("store"))
@@ -21,7 +21,7 @@ final class StoreFixture {
         configuration.uploadFormats.insert("xz")
         configuration.limits = limits
         service = ImageService(
-            store: store, compressor: GzipCompressor(), otherCodecs: [XzCompressor()], configuration: configuration)
+            store: store, compressor: gzip, otherCodecs: [XzCompressor()], configuration: configuration)
     }
 
     deinit {
