@@ -42,6 +42,10 @@ public protocol DiskTarget: DiskSource {
     /// - Throws: ``ImagesKitError`` with `io_failure`.
     func synchronize() throws
 
+    /// Starts writing the bytes of `range` to stable storage without waiting for it, so that
+    /// a later ``synchronize()`` has less left to wait for. A hint: disks may ignore it.
+    func startWriteback(_ range: Range<UInt64>)
+
     /// Runs `body` with a path that filesystem tools such as `resize2fs` can open.
     ///
     /// A disk that lives in a file passes its own path; an in-memory disk copies itself to a
@@ -49,6 +53,11 @@ public protocol DiskTarget: DiskSource {
     /// - Parameter body: Work to do on the path.
     /// - Returns: What `body` returns.
     func withFilePath<Result>(_ body: (String) async throws -> Result) async throws -> Result
+}
+
+extension DiskTarget {
+    /// Ignores the hint: the disk has nothing to write back early.
+    public func startWriteback(_ range: Range<UInt64>) {}
 }
 
 extension DiskSource {

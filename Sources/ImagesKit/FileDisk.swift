@@ -149,6 +149,14 @@ public final class FileDisk: DiskTarget, @unchecked Sendable {
         }
     }
 
+    /// Asks the kernel to start writing `range` to storage now (`sync_file_range`), so that
+    /// writeback overlaps the rest of a deploy instead of all waiting for ``synchronize()``.
+    public func startWriteback(_ range: Range<UInt64>) {
+        guard !range.isEmpty else { return }
+        _ = imageskit_sync_file_range(
+            descriptor, Int64(range.lowerBound), Int64(range.count), UInt32(IMAGESKIT_SYNC_FILE_RANGE_WRITE))
+    }
+
     /// Runs `body` with the disk's own path.
     public func withFilePath<Result>(_ body: (String) async throws -> Result) async throws -> Result {
         try await body(path)
