@@ -28,6 +28,7 @@ let package = Package(
             swiftSettings: settings
         ),
         fuzzTarget("FuzzGzip", ["ImagesKit", "ImagesKitGzip"]),
+        fuzzTarget("FuzzIndexedGzip", ["ImagesKit", "ImagesKitGzip"]),
         fuzzTarget("FuzzXz", ["ImagesKit", "ImagesKitXz"]),
         fuzzTarget("FuzzDiskProbe", ["ImagesKit", "ImagesKitMemory"]),
         fuzzTarget("FuzzRecords", ["ImagesKit", "ImagesKitFileSystem"]),

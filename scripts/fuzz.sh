@@ -5,14 +5,14 @@
 #   scripts/fuzz.sh [seconds-per-target]        (default 300)
 #
 # Environment: IMAGESKIT_FUZZ_WORK (work folder, default .build/fuzz), IMAGESKIT_FUZZ_TARGETS
-# (targets to run, default all four), IMAGESKIT_CORPUS (public codec corpus, read for seeds).
+# (targets to run, default all five), IMAGESKIT_CORPUS (public codec corpus, read for seeds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-300}
 work=$(realpath -m "${IMAGESKIT_FUZZ_WORK:-.build/fuzz}")
 corpus=${IMAGESKIT_CORPUS:-../shared/corpus}
-read -r -a targets <<<"${IMAGESKIT_FUZZ_TARGETS:-FuzzGzip FuzzXz FuzzDiskProbe FuzzRecords}"
+read -r -a targets <<<"${IMAGESKIT_FUZZ_TARGETS:-FuzzGzip FuzzIndexedGzip FuzzXz FuzzDiskProbe FuzzRecords}"
 bin=Fuzzing/.build/release
 
 # Swift's runtime keeps caches LeakSanitizer counts as leaks; memory growth is caught by -rss_limit_mb.
@@ -46,6 +46,42 @@ seed_gzip() {
     { cat "$out/text-1.gz"; head -c 512 /dev/zero; } >"$out/padded.gz"
     copy_corpus_seeds "$out" '*.gz' go-compress-gzip-vectors flate2-rs-tests node-zlib-fixtures \
         libarchive-gzip-compat swcompression-2017-gzip commons-compress-multi
+}
+
+# Streams in 64 KiB chunks, each deflated from an empty window and ended with a full flush, as
+# ChunkedGzipEncoder writes them, each behind the index FuzzIndexedGzip reads: the chunk count,
+# then each chunk's compressed size in two bytes, little-endian.
+seed_indexed_gzip() {
+    local out=$1 samples=$2
+    python3 - "$out" "$samples" <<'PYTHON'
+import struct, sys, zlib
+out, samples = sys.argv[1], sys.argv[2]
+def chunked(data, level):
+    pieces = [data[i:i + 65536] for i in range(0, len(data), 65536)] or [b""]
+    chunks = []
+    for number, piece in enumerate(pieces):
+        deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
+        last = number == len(pieces) - 1
+        chunks.append(deflater.compress(piece) + deflater.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH))
+    if any(len(chunk) > 65535 for chunk in chunks) or len(chunks) > 8:
+        return None
+    index = bytes([len(chunks) - 1]) + b"".join(struct.pack("<H", len(chunk)) for chunk in chunks)
+    header = bytes([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3])
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xffffffff)
+    return index + header + b"".join(chunks) + trailer
+numbers = b"".join(b"%d\n" % number for number in range(40000))
+inputs = {
+    "empty": b"",
+    "text": open(f"{samples}/text", "rb").read(),
+    "numbers": numbers[:3 * 65536 + 777],
+    "zeros-then-numbers": bytes(2 * 65536) + numbers[:65536 + 5],
+}
+for name, data in inputs.items():
+    for level in (1, 6):
+        seed = chunked(data, level)
+        if seed is not None:
+            open(f"{out}/{name}-{level}.idx", "wb").write(seed)
+PYTHON
 }
 
 seed_xz() {
@@ -113,6 +149,7 @@ seed_records() {
 max_len_of() {
     case $1 in
     FuzzGzip | FuzzXz) echo 65536 ;;
+    FuzzIndexedGzip) echo 131072 ;;
     FuzzDiskProbe) echo 131072 ;;
     FuzzRecords) echo 8192 ;;
     esac
@@ -124,6 +161,7 @@ make_seeds() {
     mkdir -p "$seeds"
     case $target in
     FuzzGzip) seed_gzip "$seeds" "$work/samples" ;;
+    FuzzIndexedGzip) seed_indexed_gzip "$seeds" "$work/samples" ;;
     FuzzXz) seed_xz "$seeds" "$work/samples" ;;
     FuzzDiskProbe) seed_disk "$seeds" "$(max_len_of "$target")" ;;
     FuzzRecords) seed_records "$seeds" ;;
