@@ -16,8 +16,10 @@ func fuzzIndexedGzipDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
     guard let first = input.first else { return 0 }
     let chunks = Int(first % 8) + 1
     guard input.count >= 1 + 2 * chunks else { return 0 }
-    let sizes = (0..<chunks).map { number in
-        max(1, Int(input[1 + 2 * number]) | Int(input[2 + 2 * number]) << 8)
+    let sizes = (0..<chunks).map { number -> Int in
+        let low = Int(input[1 + 2 * number])
+        let high = Int(input[2 + 2 * number])
+        return max(1, low | high << 8)
     }
     let index = ChunkIndex(
         chunkByteCount: 64 << 10, headerByteCount: 10, trailerByteCount: 8, compressedByteCounts: sizes)
