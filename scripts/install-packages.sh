@@ -23,6 +23,7 @@ packages=(
     isal             # igzip, reference tool in codec tests
     tabix            # bgzip, reference tool in codec tests
     time             # /usr/bin/time, peak memory in scripts/benchmark.sh
+    libdeflate-tools # libdeflate-gzip, a gzip peer in scripts/benchmark.sh
     bzip2
     zstd
     ca-certificates
