@@ -229,23 +229,28 @@ extension XzDecoder {
     ///
     /// A call that neither consumes nor produces ends the loop: only then has liblzma handed over
     /// everything the input so far holds (the multi-threaded decoder waits for its threads first).
+    /// Right after a call that filled the output buffer it does not wait, so an idle call then
+    /// proves nothing and the loop goes on.
     private func decodeStream(
         _ input: UnsafeRawBufferPointer,
         output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> UnsafeRawBufferPointer {
         var rest = input
+        var filledOutput = false
         while true {
-            let progress = lzma.advance(input: rest, outputCount: outputRoom(), action: LZMA_RUN)
+            let room = outputRoom()
+            let progress = lzma.advance(input: rest, outputCount: room, action: LZMA_RUN)
             recentInput?.record(UnsafeRawBufferPointer(rebasing: rest[..<progress.consumed]))
             rest = UnsafeRawBufferPointer(rebasing: rest[progress.consumed...])
             consumedByteCount += UInt64(progress.consumed)
             try deliver(progress.produced, output: output)
 
             if try streamEnded(progress.code) { return rest }
-            if progress.isStalled {
+            if progress.isStalled && !filledOutput {
                 guard rest.isEmpty else { throw liblzmaFailure(LzmaError(function: "lzma_code", ret: progress.code)) }
                 return rest
             }
+            filledOutput = progress.produced == room
         }
     }
 

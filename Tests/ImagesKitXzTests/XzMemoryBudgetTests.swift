@@ -114,4 +114,25 @@ struct XzMemoryBudgetTests {
         #expect(overLimit.errorCode == .memoryLimitExceeded)
         #expect(overLimit.error?.context["limit"] == String(16 << 20))
     }
+
+    @Test(
+        "all output the input so far holds comes out before decode returns, whatever the output buffer",
+        arguments: [1000, 4096, 65_536, 1 << 20])
+    func everyBufferSizeDrainsTheThreads(bufferSize: Int) throws {
+        // A block of zeros decodes at once and one of text takes a while: when the zeros end just
+        // as the output buffer fills, the text is still being decoded on the other thread. The
+        // input stops inside the third block, so nothing waits for the index.
+        let original = XzPayload.zeros(1 << 20) + XzPayload.text(1 << 20) + XzPayload.text(1 << 20, seed: 6)
+        let compressed = try encodeXz(original, level: 6, codec: testCodec(threads: 2))
+        let input = Array(compressed.dropLast(100_000))
+        let expected = try decodeXz(input, codec: testCodec(threads: 1)).output
+        #expect(expected.count > 2 << 20)
+        for _ in 0..<5 {
+            let decoder = try XzDecoder(outputLimit: .max, codec: testCodec(threads: 2, bufferSize: bufferSize))
+            var output: [UInt8] = []
+            try input.withUnsafeBytes { try decoder.decode($0) { output.append(contentsOf: $0) } }
+            #expect(output.count == expected.count)
+            #expect(sha256Prefix(output) == sha256Prefix(expected))
+        }
+    }
 }
