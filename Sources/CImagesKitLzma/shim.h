@@ -70,17 +70,19 @@ static inline uint64_t imageskit_lzma_encoder_mt_memusage(
     return lzma_stream_encoder_mt_memusage(&mt);
 }
 
-/* Starts a multi-threaded .xz decoder that never needs more than `memory_limit` bytes; it runs
-   fewer threads, rather than refusing the stream, when the limit can't feed them all. */
+/* Starts a multi-threaded .xz decoder. It runs blocks on up to `threads` threads while their
+   buffers and dictionaries fit in `threading_limit` bytes, falling back to one thread for a block
+   that alone needs more; it refuses, with LZMA_MEMLIMIT_ERROR, a block whose dictionary needs
+   more than `stop_limit` bytes. */
 static inline lzma_ret imageskit_lzma_decoder_mt(
-    lzma_stream *stream, uint32_t threads, uint64_t memory_limit, uint32_t flags) {
+    lzma_stream *stream, uint32_t threads, uint64_t threading_limit, uint64_t stop_limit, uint32_t flags) {
     lzma_mt mt;
     memset(&mt, 0, sizeof mt);
     mt.flags = flags;
     mt.threads = threads;
     mt.timeout = 0;
-    mt.memlimit_threading = memory_limit;
-    mt.memlimit_stop = memory_limit;
+    mt.memlimit_threading = threading_limit < stop_limit ? threading_limit : stop_limit;
+    mt.memlimit_stop = stop_limit;
     return lzma_stream_decoder_mt(stream, &mt);
 }
 

@@ -8,14 +8,24 @@ import ImagesKit
 /// padding between and after them, and reject truncated, corrupt, trailing and unsupported data
 /// with typed errors. Both run on several threads when ``threads`` is more than one.
 ///
-/// Memory: a multi-threaded encoder cuts the data into blocks of ``blockSize`` bytes and keeps the
-/// LZMA2 dictionary no larger than ``dictionaryLimit`` nor than a block (a block never refers to
-/// bytes before it). With the defaults, 16 MiB blocks and a 4 MiB dictionary, each thread needs
-/// at most about 96 MiB at any level (57 MiB at level 1), so two threads stay well under 256 MiB;
-/// on the golden disk the 4 MiB dictionary costs about 0.6% of size against level 6's own
-/// 8 MiB. ``encoderMemoryUsage(level:)`` gives the exact figure. A single-threaded encoder uses liblzma's preset as it is: about 673 MiB
-/// at level 9. What liblzma takes for a decoder, its threads and their buffers included, stays
-/// within ``decoderMemoryLimit``; the decoder adds only its output buffer.
+/// Memory: each encoder and decoder plans its threads within ``memoryBudget``, 192 MiB by default.
+/// With more than one thread allowed, an encoder is liblzma's multi-threaded one: it cuts the data
+/// into blocks of ``blockSize`` bytes and keeps the LZMA2 dictionary no larger than
+/// ``dictionaryLimit`` nor than a block (a block never refers to bytes before it), and it runs as
+/// many threads, up to ``threads``, as liblzma's own estimate fits in the budget
+/// (``encoderThreads(level:)``), never fewer than one. With the defaults, 16 MiB blocks and a
+/// 4 MiB dictionary, a thread needs 95.1 MiB at levels 4 to 9 and 56.6 MiB at level 1, so the
+/// default budget runs two threads at every level (three at level 1) however many processors the
+/// machine has; on the golden disk the 4 MiB dictionary costs about 0.6% of size against level
+/// 6's own 8 MiB. ``encoderMemoryUsage(level:)`` gives the exact figure. With `threads: 1` an
+/// encoder is liblzma's single-threaded one at the level's preset as it is, outside the budget:
+/// 93 MiB at level 6, about 673 MiB at level 9.
+///
+/// A decoder runs up to ``threads`` threads on the blocks whose headers record their sizes, as
+/// multi-threaded encoders write them, while their buffers and dictionaries fit in the budget
+/// (liblzma's `memlimit_threading`); other blocks, and a block that alone needs more, decode on one
+/// thread. A stream whose dictionary needs more than ``decoderMemoryLimit`` is refused before the
+/// memory is taken. The decoder adds only its output buffer.
 public struct XzCompressor: Compressor {
     /// The integrity check an encoder stores with each block.
     public enum Check: Sendable, CaseIterable {
@@ -41,8 +51,17 @@ public struct XzCompressor: Compressor {
     /// The output buffer size encoders and decoders use unless told otherwise: 256 KiB.
     public static let defaultBufferSize = 256 * 1024
 
+    /// The memory budget of each encoder and decoder unless told otherwise: 192 MiB.
+    ///
+    /// An operation of ImagesKit should stay under 256 MiB of memory. The rest of the process (the
+    /// service's buffers, hashing, the store, the Swift runtime) peaks at about 30 MiB in gzip
+    /// operations, so 64 MiB are left to it, twice that, and 192 MiB to the xz coder: two encoder
+    /// threads at every level with the default block size and dictionary limit (liblzma estimates
+    /// 190.2 MiB for them at levels 4 to 9), or a decoder's threads with room for several blocks.
+    public static let defaultMemoryBudget: UInt64 = 192 << 20
+
     /// The memory a decoder may use unless told otherwise: 256 MiB, enough for every `xz` preset
-    /// (a level 9 stream needs about 64 MiB) with room for threads.
+    /// (a level 9 stream needs about 64 MiB).
     public static let defaultDecoderMemoryLimit: UInt64 = 256 << 20
 
     /// The block size of multi-threaded encoders unless told otherwise: 16 MiB.
@@ -51,8 +70,19 @@ public struct XzCompressor: Compressor {
     /// The largest dictionary of multi-threaded encoders unless told otherwise: 4 MiB.
     public static let defaultDictionaryLimit: UInt64 = 4 << 20
 
-    /// The number of threads encoders and decoders run; 1 uses liblzma's single-threaded coders.
+    /// The most threads an encoder or decoder runs; 1 uses liblzma's single-threaded coders.
+    ///
+    /// An encoder runs as many of them as ``memoryBudget`` holds (``encoderThreads(level:)``); a
+    /// decoder starts as many as the blocks of a stream and the budget let it use.
     public let threads: Int
+
+    /// The memory, in bytes, the threads of one encoder or one decoder may plan to use together.
+    ///
+    /// It sets how many threads an encoder runs, and it is the decoder's `memlimit_threading`: a
+    /// decoder starts a block on a further thread only while the buffers and dictionaries of the
+    /// blocks in hand fit in it. It never makes a coder fail: an encoder runs at least one thread,
+    /// and a block too large for it decodes on one thread, up to ``decoderMemoryLimit``.
+    public let memoryBudget: UInt64
 
     /// The most memory, in bytes, a decoder may use; a stream that needs more is refused before
     /// the memory is allocated.
@@ -74,8 +104,10 @@ public struct XzCompressor: Compressor {
     /// Creates the codec.
     ///
     /// - Parameters:
-    ///   - threads: Threads for each encoder and decoder, at least 1; by default the machine's active
-    ///     processor count. liblzma refuses more threads than it supports, and coders then fail to start.
+    ///   - threads: The most threads of each encoder and decoder, at least 1; by default the machine's
+    ///     active processor count. liblzma refuses more threads than it supports, and coders then fail
+    ///     to start.
+    ///   - memoryBudget: The memory the threads of one encoder or decoder may plan to use, in bytes.
     ///   - decoderMemoryLimit: The most memory a decoder may use, in bytes.
     ///   - blockSize: The uncompressed bytes in each block of a multi-threaded encoder, at least 1 MiB.
     ///   - dictionaryLimit: The largest dictionary of a multi-threaded encoder, at least 1 MiB.
@@ -84,18 +116,19 @@ public struct XzCompressor: Compressor {
     ///     calls of the output closure.
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        memoryBudget: UInt64 = XzCompressor.defaultMemoryBudget,
         decoderMemoryLimit: UInt64 = XzCompressor.defaultDecoderMemoryLimit,
         blockSize: UInt64 = XzCompressor.defaultBlockSize,
         dictionaryLimit: UInt64 = XzCompressor.defaultDictionaryLimit,
         check: Check = .crc64,
         bufferSize: Int = XzCompressor.defaultBufferSize
     ) {
-        // TODO(#6): derive the default threads from a memory budget, so many cores can't exceed it.
         precondition((1...Int(UInt32.max)).contains(threads), "an xz coder needs at least one thread")
         precondition(blockSize >= 1 << 20, "an xz block should hold at least 1 MiB")
         precondition(dictionaryLimit >= 1 << 20, "an xz dictionary should hold at least 1 MiB")
         precondition(bufferSize > 0, "an xz output buffer needs at least one byte")
         self.threads = threads
+        self.memoryBudget = memoryBudget
         self.decoderMemoryLimit = decoderMemoryLimit
         self.blockSize = blockSize
         self.dictionaryLimit = dictionaryLimit
@@ -125,17 +158,49 @@ public struct XzCompressor: Compressor {
         try XzDecoder(outputLimit: outputLimit, codec: self)
     }
 
-    /// The memory, in bytes, an encoder at `level` needs with this codec's threads, block size and
-    /// dictionary limit.
+    /// The number of threads an encoder at `level` runs: the most, up to ``threads``, whose memory
+    /// liblzma estimates at no more than ``memoryBudget``, and never fewer than one.
+    ///
+    /// liblzma's estimate (`lzma_stream_encoder_mt_memusage`) counts, for each thread, the
+    /// dictionary and match finder of the level's preset with the dictionary limited as
+    /// ``dictionaryLimit`` says, and the input and output buffers of a block of ``blockSize`` bytes.
+    ///
+    /// - Parameter level: The compression level, 1 to 9.
+    /// - Returns: The thread count, or `nil` for a level liblzma does not know.
+    public func encoderThreads(level: Int) -> Int? {
+        guard (1...9).contains(level) else { return nil }
+        var fitting = 1
+        var tooMany = threads + 1
+        // The estimate grows with the thread count, so a binary search finds the most that fit.
+        while tooMany - fitting > 1 {
+            let middle = fitting + (tooMany - fitting) / 2
+            if let usage = multiThreadedEncoderUsage(level: level, threads: middle), usage <= memoryBudget {
+                fitting = middle
+            } else {
+                tooMany = middle
+            }
+        }
+        return fitting
+    }
+
+    /// The memory, in bytes, an encoder at `level` needs with the threads ``encoderThreads(level:)``
+    /// gives it, this codec's block size and dictionary limit.
     ///
     /// - Parameter level: The compression level, 1 to 9.
     /// - Returns: liblzma's estimate, or `nil` for a level it does not know.
     public func encoderMemoryUsage(level: Int) -> UInt64? {
-        guard (1...9).contains(level) else { return nil }
-        let usage =
-            threads > 1
-            ? imageskit_lzma_encoder_mt_memusage(UInt32(level), UInt32(threads), blockSize, dictionaryLimit)
-            : lzma_easy_encoder_memusage(UInt32(level))
+        guard let encoderThreads = encoderThreads(level: level) else { return nil }
+        guard threads > 1 else {
+            let usage = lzma_easy_encoder_memusage(UInt32(level))
+            return usage == .max ? nil : usage
+        }
+        return multiThreadedEncoderUsage(level: level, threads: encoderThreads)
+    }
+
+    /// What liblzma estimates a multi-threaded encoder at `level` with `threads` threads needs, or
+    /// `nil` when it refuses the settings, such as more threads than it supports.
+    private func multiThreadedEncoderUsage(level: Int, threads: Int) -> UInt64? {
+        let usage = imageskit_lzma_encoder_mt_memusage(UInt32(level), UInt32(threads), blockSize, dictionaryLimit)
         return usage == .max ? nil : usage
     }
 }

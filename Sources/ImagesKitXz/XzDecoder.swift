@@ -11,6 +11,10 @@ import ImagesKit
 ///
 /// The output is counted in 64 bits and never exceeds the output limit, and a stream whose blocks
 /// need more memory than ``XzCompressor/decoderMemoryLimit`` is refused before the memory is taken.
+/// With more than one thread the blocks of a stream decode in parallel within
+/// ``XzCompressor/memoryBudget``, as far as the input of one ``decode(_:output:)`` call reaches: the
+/// call hands over all the output its input holds before it returns, so larger pieces of input
+/// keep more threads busy.
 public final class XzDecoder: CompressionDecoder {
     /// Where the decoder is in the input.
     private enum Position {
@@ -29,6 +33,7 @@ public final class XzDecoder: CompressionDecoder {
 
     let lzma: LzmaStream
     private let threads: Int
+    private let threadingMemoryLimit: UInt64
     let memoryLimit: UInt64
     let outputLimit: UInt64
     private var position = Position.streamStart(magicBytesSeen: 0)
@@ -53,19 +58,22 @@ public final class XzDecoder: CompressionDecoder {
 
     /// Makes a decoder that refuses to produce more than `outputLimit` bytes.
     ///
-    /// With more than one thread it is liblzma's multi-threaded decoder, which can decode blocks in
-    /// parallel when their headers record their sizes, as multi-threaded encoders write them; for
-    /// other streams it works as the single-threaded one.
+    /// With more than one thread it is liblzma's multi-threaded decoder, which decodes blocks in
+    /// parallel, on up to ``XzCompressor/threads`` threads, when their headers record their sizes, as
+    /// multi-threaded encoders write them, and while the blocks in hand fit in
+    /// ``XzCompressor/memoryBudget``; for other streams, such as those of `xz -T1`, it works as the
+    /// single-threaded one.
     ///
     /// - Parameters:
     ///   - outputLimit: The most uncompressed bytes the whole input may hold.
-    ///   - codec: The settings to use: threads, memory limit and output buffer size.
+    ///   - codec: The settings to use: threads, memory budget and limit, and output buffer size.
     /// - Throws: ``ImagesKitError`` with `invalid_state` when liblzma can't start, with ``LzmaError``
     ///   as the cause.
     public init(outputLimit: UInt64, codec: XzCompressor = XzCompressor()) throws {
         self.outputLimit = outputLimit
         threads = codec.threads
         memoryLimit = codec.decoderMemoryLimit
+        threadingMemoryLimit = min(codec.memoryBudget, codec.decoderMemoryLimit)
         lzma = LzmaStream(outputCapacity: codec.bufferSize)
         recentInput = threads > 1 ? RecentInput() : nil
         try startLiblzma()
@@ -121,8 +129,9 @@ public final class XzDecoder: CompressionDecoder {
     private func startLiblzma() throws(ImagesKitError) {
         let flags = imageskit_lzma_tell_unsupported_check
         if threads > 1 {
-            try lzma.start(function: "lzma_stream_decoder_mt", role: Self.role) { [threads, memoryLimit] in
-                imageskit_lzma_decoder_mt($0, UInt32(threads), memoryLimit, flags)
+            try lzma.start(function: "lzma_stream_decoder_mt", role: Self.role) {
+                [threads, threadingMemoryLimit, memoryLimit] in
+                imageskit_lzma_decoder_mt($0, UInt32(threads), threadingMemoryLimit, memoryLimit, flags)
             }
         } else {
             try lzma.start(function: "lzma_stream_decoder", role: Self.role) { [memoryLimit] in
@@ -220,23 +229,28 @@ extension XzDecoder {
     ///
     /// A call that neither consumes nor produces ends the loop: only then has liblzma handed over
     /// everything the input so far holds (the multi-threaded decoder waits for its threads first).
+    /// Right after a call that filled the output buffer it does not wait, so an idle call then
+    /// proves nothing and the loop goes on.
     private func decodeStream(
         _ input: UnsafeRawBufferPointer,
         output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> UnsafeRawBufferPointer {
         var rest = input
+        var filledOutput = false
         while true {
-            let progress = lzma.advance(input: rest, outputCount: outputRoom(), action: LZMA_RUN)
+            let room = outputRoom()
+            let progress = lzma.advance(input: rest, outputCount: room, action: LZMA_RUN)
             recentInput?.record(UnsafeRawBufferPointer(rebasing: rest[..<progress.consumed]))
             rest = UnsafeRawBufferPointer(rebasing: rest[progress.consumed...])
             consumedByteCount += UInt64(progress.consumed)
             try deliver(progress.produced, output: output)
 
             if try streamEnded(progress.code) { return rest }
-            if progress.isStalled {
+            if progress.isStalled && !filledOutput {
                 guard rest.isEmpty else { throw liblzmaFailure(LzmaError(function: "lzma_code", ret: progress.code)) }
                 return rest
             }
+            filledOutput = progress.produced == room
         }
     }
 

@@ -3,10 +3,12 @@ import ImagesKit
 
 /// Compresses a stream given piece by piece into one .xz stream, with liblzma.
 ///
-/// With one thread the encoder is liblzma's easy encoder at the level's preset; with more it is the
-/// multi-threaded encoder, which writes a block every ``XzCompressor/blockSize`` bytes and records
-/// each block's sizes in its header so the multi-threaded decoder can share the work. Either way
-/// the same input, level and settings always give the same bytes.
+/// With ``XzCompressor/threads`` at 1 the encoder is liblzma's easy encoder at the level's preset;
+/// above 1 it is the multi-threaded encoder, on the threads ``XzCompressor/encoderThreads(level:)``
+/// gives (one, when the memory budget holds no more). That one writes a block every
+/// ``XzCompressor/blockSize`` bytes and records each block's sizes in its header so the
+/// multi-threaded decoder can share the work. Either way the same input, level and settings always
+/// give the same bytes.
 public final class XzEncoder: CompressionEncoder {
     private static let role = "xz encoder"
 
@@ -19,7 +21,8 @@ public final class XzEncoder: CompressionEncoder {
     /// Compressed bytes handed to the output so far.
     public private(set) var outputByteCount: UInt64 = 0
 
-    /// Makes an encoder at a compression level, with a codec's threads, block size, check and buffer.
+    /// Makes an encoder at a compression level, with a codec's threads and memory budget, block size,
+    /// check and buffer.
     ///
     /// - Parameters:
     ///   - level: The compression level, 1 (fastest) to 9 (smallest).
@@ -37,9 +40,9 @@ public final class XzEncoder: CompressionEncoder {
         let preset = UInt32(level)
         let check = codec.check.lzmaCheck
         if codec.threads > 1 {
+            let threads = UInt32(codec.encoderThreads(level: level) ?? 1)
             try lzma.start(function: "lzma_stream_encoder_mt", role: Self.role) { stream in
-                imageskit_lzma_encoder_mt(
-                    stream, preset, check, UInt32(codec.threads), codec.blockSize, codec.dictionaryLimit)
+                imageskit_lzma_encoder_mt(stream, preset, check, threads, codec.blockSize, codec.dictionaryLimit)
             }
         } else {
             try lzma.start(function: "lzma_easy_encoder", role: Self.role) { lzma_easy_encoder($0, preset, check) }

@@ -62,15 +62,17 @@ struct XzOutcome {
 }
 
 /// A codec for tests: `threads` threads, small blocks so a few megabytes make several, and the
-/// given memory limit and buffer size.
+/// given memory budget and limit and buffer size.
 func testCodec(
     threads: Int = 1,
+    memoryBudget: UInt64 = XzCompressor.defaultMemoryBudget,
     memoryLimit: UInt64 = XzCompressor.defaultDecoderMemoryLimit,
     check: XzCompressor.Check = .crc64,
     bufferSize: Int = XzCompressor.defaultBufferSize
 ) -> XzCompressor {
     XzCompressor(
-        threads: threads, decoderMemoryLimit: memoryLimit, blockSize: 1 << 20, check: check, bufferSize: bufferSize)
+        threads: threads, memoryBudget: memoryBudget, decoderMemoryLimit: memoryLimit, blockSize: 1 << 20,
+        check: check, bufferSize: bufferSize)
 }
 
 /// Decodes `input` in pieces, handing output to `sink`, and reports where the decoder stopped.

@@ -46,6 +46,14 @@ enum Tool {
         return try output("xz", arguments + ["-c", "-k", file.path])
     }
 
+    /// The number of blocks `xz --list` counts in the streams of `file`.
+    static func blockCount(of file: URL) throws -> Int? {
+        let listing = String(decoding: try output("xz", ["--robot", "--list", file.path]), as: UTF8.self)
+        let totals = listing.split(separator: "\n").first { $0.hasPrefix("totals") }
+        let fields = totals?.split(separator: "\t", omittingEmptySubsequences: false)
+        return fields.flatMap { $0.count > 2 ? Int($0[2]) : nil }
+    }
+
     /// Runs a python3 program that writes bytes to `out`, its standard output.
     static func python(_ program: String, arguments: [String] = []) throws -> [UInt8] {
         let prelude = "import sys, struct, zlib\nout = sys.stdout.buffer\n"
