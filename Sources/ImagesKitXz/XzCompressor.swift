@@ -15,11 +15,11 @@ import ImagesKit
 /// many threads, up to ``threads``, as liblzma's own estimate fits in the budget
 /// (``encoderThreads(level:)``), never fewer than one. With the defaults, 16 MiB blocks and a
 /// 4 MiB dictionary, a thread needs 95.1 MiB at levels 4 to 9 and 56.6 MiB at level 1, so the
-/// default budget runs two threads at every level (three at level 1) however many processors the
-/// machine has; on the golden disk the 4 MiB dictionary costs about 0.6% of size against level
-/// 6's own 8 MiB. ``encoderMemoryUsage(level:)`` gives the exact figure. With `threads: 1` an
-/// encoder is liblzma's single-threaded one at the level's preset as it is, outside the budget:
-/// 93 MiB at level 6, about 673 MiB at level 9.
+/// default budget runs at most two threads at levels 2 to 9 and three at level 1, however many
+/// processors the machine has; on the golden disk the 4 MiB dictionary costs about 0.6% of size
+/// against level 6's own 8 MiB. ``encoderMemoryUsage(level:)`` gives the exact figure. With
+/// `threads: 1` an encoder is liblzma's single-threaded one at the level's preset as it is,
+/// outside the budget: 93 MiB at level 6, about 673 MiB at level 9.
 ///
 /// A decoder runs up to ``threads`` threads on the blocks whose headers record their sizes, as
 /// multi-threaded encoders write them, while their buffers and dictionaries fit in the budget
