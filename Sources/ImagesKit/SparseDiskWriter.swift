@@ -72,22 +72,9 @@ final class SparseDiskWriter {
         var offset = start
         while offset < bytes.count {
             let end = min(offset + blockSize, bytes.count)
-            if isZero(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) == zero { return offset }
+            if ZeroScan.isAllZero(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) == zero { return offset }
             offset = end
         }
         return bytes.count
-    }
-
-    private static func isZero(_ block: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        while index + 32 <= block.count {
-            let first = block.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let second = block.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
-            let third = block.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
-            let fourth = block.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
-            if first | second | third | fourth != 0 { return false }
-            index += 32
-        }
-        return block[index...].allSatisfy { $0 == 0 }
     }
 }

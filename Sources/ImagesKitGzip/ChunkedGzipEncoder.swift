@@ -137,7 +137,7 @@ public final class ChunkedGzipEncoder: CompressionEncoder {
         let job = filling
         job.number = chunkCount
         job.isLast = isLast
-        job.holdsZeros = !isLast && GzipChunkJob.isAllZero(job.takenBytes)
+        job.holdsZeros = !isLast && ZeroScan.isAllZero(job.takenBytes)
         chunkCount += 1
         filling = spare.popLast() ?? GzipChunkJob(inputCapacity: chunkByteCount, outputCapacity: job.output.count)
         if job.holdsZeros, let zeroChunk {

@@ -72,21 +72,6 @@ final class GzipChunkJob {
         guard let base = bytes.baseAddress else { return 0 }
         return crc32_gzip_refl(0, base.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
     }
-
-    /// Whether every byte of `bytes` is zero.
-    static func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        let wide = bytes.count & ~31
-        while index < wide {
-            let first = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let second = bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
-            let third = bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
-            let fourth = bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
-            if first | second | third | fourth != 0 { return false }
-            index += 32
-        }
-        return bytes[index...].allSatisfy { $0 == 0 }
-    }
 }
 
 /// The fixed parts of the gzip members ImagesKit writes.

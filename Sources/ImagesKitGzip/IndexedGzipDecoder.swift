@@ -251,7 +251,7 @@ public final class IndexedGzipDecoder: CompressionDecoder {
     /// Remembers the bytes of a small chunk that decoded to nothing but zeros.
     private func learnZeros(from job: GzipChunkJob) {
         guard zeroChunk == nil, !job.isLast, !job.holdsZeros, job.inputCount <= chunkIndex.chunkByteCount / 64,
-            GzipChunkJob.isAllZero(job.givenBytes)
+            ZeroScan.isAllZero(job.givenBytes)
         else { return }
         zeroChunk = (Array(job.takenBytes), job.crc)
     }
