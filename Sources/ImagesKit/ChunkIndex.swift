@@ -45,23 +45,27 @@ public struct ChunkIndex: Hashable, Sendable, Codable {
     ///   - uncompressedByteCount: What the stream decodes to.
     /// - Returns: A short reason, for messages, or `nil`.
     public func mismatch(compressedByteCount: UInt64, uncompressedByteCount: UInt64) -> String? {
-        guard Self.chunkByteCountRange.contains(chunkByteCount), (0...4096).contains(headerByteCount),
-            (0...4096).contains(trailerByteCount)
-        else {
-            return "its chunk size \(chunkByteCount), header or trailer size is out of range"
+        guard hasPossibleSizes else {
+            return "its chunk, header, trailer or compressed chunk sizes are out of range"
         }
         let expectedChunks = max(1, (uncompressedByteCount + UInt64(chunkByteCount) - 1) / UInt64(chunkByteCount))
         guard UInt64(compressedByteCounts.count) == expectedChunks else {
             return "it lists \(compressedByteCounts.count) chunks where the image needs \(expectedChunks)"
-        }
-        guard compressedByteCounts.allSatisfy({ (1...Self.largestChunk(chunkByteCount)).contains($0) }) else {
-            return "it lists a chunk size no chunk of \(chunkByteCount) bytes can have"
         }
         let total = compressedByteCounts.reduce(UInt64(headerByteCount + trailerByteCount)) { $0 + UInt64($1) }
         guard total == compressedByteCount else {
             return "its chunks add up to \(total) bytes where the stream holds \(compressedByteCount)"
         }
         return nil
+    }
+
+    /// Whether every size is one some stream can have: a chunk size in ``chunkByteCountRange``,
+    /// a header and trailer of at most 4 KiB, at least one chunk, and every chunk between 1 byte
+    /// and ``largestChunk(_:)``. Readers check this before they size buffers from the index.
+    public var hasPossibleSizes: Bool {
+        Self.chunkByteCountRange.contains(chunkByteCount) && (0...4096).contains(headerByteCount)
+            && (0...4096).contains(trailerByteCount) && !compressedByteCounts.isEmpty
+            && compressedByteCounts.allSatisfy { (1...Self.largestChunk(chunkByteCount)).contains($0) }
     }
 
     /// The most compressed bytes a chunk of `chunkByteCount` bytes may take: deflate and xz both

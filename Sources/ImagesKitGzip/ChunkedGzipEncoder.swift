@@ -50,7 +50,8 @@ public final class ChunkedGzipEncoder: CompressionEncoder {
         level: Int, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         chunkByteCount: Int = GzipCompressor.defaultChunkByteCount
     ) throws {
-        try Self.check(level: level, chunkByteCount: chunkByteCount)
+        try GzipEncoder.check(level: level)
+        try Self.check(chunkByteCount: chunkByteCount)
         self.chunkByteCount = chunkByteCount
         let bound = ChunkIndex.largestChunk(chunkByteCount)
         let zlibLevel = Int32(level)
@@ -111,13 +112,7 @@ public final class ChunkedGzipEncoder: CompressionEncoder {
         }
     }
 
-    private static func check(level: Int, chunkByteCount: Int) throws {
-        guard (1...9).contains(level) else {
-            throw ImagesKitError(
-                .invalidArgument,
-                "gzip level \(level) is out of range; choose a level from 1 (fastest) to 9 (smallest)",
-                context: ["level": String(level)])
-        }
+    private static func check(chunkByteCount: Int) throws {
         guard ChunkIndex.chunkByteCountRange.contains(chunkByteCount) else {
             throw ImagesKitError(
                 .invalidArgument,

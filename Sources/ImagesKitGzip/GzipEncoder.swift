@@ -25,12 +25,7 @@ public final class GzipEncoder: CompressionEncoder {
     /// - Throws: ``ImagesKitError`` with `invalid_argument` for a level outside 1...9, or with
     ///   `invalid_state` when zlib can't start, with ``ZlibError`` as the cause.
     public init(level: Int, bufferSize: Int = GzipCompressor.defaultBufferSize) throws {
-        guard (1...9).contains(level) else {
-            throw ImagesKitError(
-                .invalidArgument,
-                "gzip level \(level) is out of range; choose a level from 1 (fastest) to 9 (smallest)",
-                context: ["level": String(level)])
-        }
+        try Self.check(level: level)
         zlib = ZlibStream(direction: .deflate, outputCapacity: bufferSize)
         try zlib.start(function: "deflateInit2", role: "gzip encoder") { stream in
             imageskit_deflate_init(stream, Int32(level), 31)
@@ -71,6 +66,18 @@ public final class GzipEncoder: CompressionEncoder {
         } catch {
             stop(by: error)
             throw error
+        }
+    }
+
+    /// Refuses a gzip compression level outside 1...9.
+    ///
+    /// - Throws: ``ImagesKitError`` with `invalid_argument`, naming the range.
+    static func check(level: Int) throws {
+        guard (1...9).contains(level) else {
+            throw ImagesKitError(
+                .invalidArgument,
+                "gzip level \(level) is out of range; choose a level from 1 (fastest) to 9 (smallest)",
+                context: ["level": String(level)])
         }
     }
 

@@ -75,11 +75,8 @@ public final class IndexedGzipDecoder: CompressionDecoder {
 
     /// Whether `index` has the layout this decoder reads.
     public static func canRead(_ index: ChunkIndex) -> Bool {
-        index.headerByteCount == GzipFraming.header.count && index.trailerByteCount == GzipFraming.trailerByteCount
-            && ChunkIndex.chunkByteCountRange.contains(index.chunkByteCount) && !index.compressedByteCounts.isEmpty
-            && index.compressedByteCounts.allSatisfy {
-                (1...ChunkIndex.largestChunk(index.chunkByteCount)).contains($0)
-            }
+        index.hasPossibleSizes && index.headerByteCount == GzipFraming.header.count
+            && index.trailerByteCount == GzipFraming.trailerByteCount
     }
 
     /// Decodes `input`, handing the chunks decoded so far to `output` in order.
