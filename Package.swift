@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ImagesKitMemory", targets: ["ImagesKitMemory"]),
         .library(name: "ImagesKitGzip", targets: ["ImagesKitGzip"]),
         .library(name: "ImagesKitXz", targets: ["ImagesKitXz"]),
+        .library(name: "ImagesKitS3", targets: ["ImagesKitS3"]),
         .executable(name: "imagesctl", targets: ["imagesctl"]),
     ],
     targets: [
@@ -61,6 +62,11 @@ let package = Package(
         .target(
             name: "ImagesKitXz",
             dependencies: ["ImagesKit", "CImagesKitLzma"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ImagesKitS3",
+            dependencies: ["ImagesKit", "CImagesKitCrypto"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -118,6 +124,14 @@ let package = Package(
         .testTarget(
             name: "ImagesKitXzTests",
             dependencies: ["ImagesKitTestSupport", "ImagesKit", "ImagesKitXz"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImagesKitS3Tests",
+            dependencies: [
+                "ImagesKitTestSupport", "ImagesKit", "ImagesKitS3", "ImagesKitStoreContract", "ImagesKitGzip",
+                "ImagesKitFileSystem",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
