@@ -81,7 +81,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "imagesctl",
-            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz"],
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz", "ImagesKitS3"],
             path: "Examples/imagesctl",
             swiftSettings: strictSettings
         ),

@@ -11,7 +11,8 @@ struct Arguments {
     static let flagNames: Set<String> = ["--json", "--cloud-init", "--help", "--accept-xz"]
     static let optionNames: Set<String> = [
         "--store", "--label", "--region", "--description", "--tag", "--size", "--now", "--active-hours",
-        "--image", "--from", "--to", "--status", "--type", "--codec",
+        "--image", "--from", "--to", "--status", "--type", "--codec", "--s3-endpoint", "--s3-region",
+        "--s3-addressing",
     ]
 
     init(_ words: [String]) throws {

@@ -2,13 +2,15 @@ import Foundation
 import ImagesKit
 import ImagesKitFileSystem
 import ImagesKitGzip
+import ImagesKitS3
 import ImagesKitXz
 
 /// `imagesctl`: captures, uploads, lists, deploys and exports disk images in a local store.
 @main
 enum Imagesctl {
     static let usage = """
-        usage: imagesctl [--store DIR] [--json] [--now TIME] [--accept-xz] COMMAND
+        usage: imagesctl [--store DIR | --store s3://BUCKET/PREFIX --s3-endpoint URL] [--json] [--now TIME]
+                         [--accept-xz] COMMAND
 
           capture DISK [--label L] [--region R] [--description D] [--tag T]... [--cloud-init]
                   [--codec gzip|xz]
@@ -36,6 +38,10 @@ enum Imagesctl {
         --codec says how an image is kept: captures as gzip by default, uploads as they came.
         Uploads are taken as .img.gz; --accept-xz takes .img.xz too. Exports never replace a file.
         The store defaults to $XDG_DATA_HOME/imageskit, else ~/.local/share/imageskit.
+        --store s3://BUCKET/PREFIX keeps images in an S3-compatible object store at --s3-endpoint URL
+        (else $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL), signed for --s3-region (else $AWS_REGION,
+        else us-east-1) with $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN;
+        --s3-addressing path (the default) or virtual says how the bucket goes into addresses.
         """
 
     static func main() async {
@@ -59,9 +65,8 @@ enum Imagesctl {
             print(usage)
             return
         }
-        let folder = try storeFolder(arguments)
-        let store = try FileSystemImageStore(folder: folder)
-        let billing = MeteredBilling(ledger: FileUsageLedger(file: folder.appendingPathComponent("usage.jsonl")))
+        let (store, ledger) = try await openStore(arguments)
+        let billing = MeteredBilling(ledger: ledger)
         var configuration = ImageServiceConfiguration()
         if arguments.flags.contains("--accept-xz") { configuration.uploadFormats.insert("xz") }
         let service = ImageService(
@@ -79,6 +84,17 @@ enum Imagesctl {
     static func clock(_ arguments: Arguments) throws -> any ImagesClock {
         guard let text = try arguments.value("--now") else { return SystemClock() }
         return FixedClock(time: try TimeArgument.parse(text, option: "--now"))
+    }
+
+    /// The store `--store` names, and the ledger kept beside it.
+    static func openStore(_ arguments: Arguments) async throws -> (any ImageStore, any UsageLedger) {
+        if let address = try arguments.value("--store"), address.hasPrefix("s3://") {
+            let store = try await S3ImageStore.open(configuration: try S3Options.configuration(address, arguments))
+            return (store, S3UsageLedger(store: store))
+        }
+        let folder = try storeFolder(arguments)
+        let store = try FileSystemImageStore(folder: folder)
+        return (store, FileUsageLedger(file: folder.appendingPathComponent("usage.jsonl")))
     }
 
     static func storeFolder(_ arguments: Arguments) throws -> URL {

@@ -1,0 +1,204 @@
+import Foundation
+import ImagesKit
+
+/// Streams one image's content to the service: in one PUT when it fits in a part, otherwise as
+/// a multipart upload with several parts in flight. Each part's SHA-256 is signed, so the
+/// service refuses a part whose bytes changed on the way. Nothing is visible until
+/// ``commit(_:)`` has completed the upload and written the record; ``abort()`` ends the upload
+/// so that no parts stay behind.
+final class S3ContentWriter: ImageContentWriter {
+    private enum State { case writing, committed, aborted }
+
+    private let client: S3Client
+    private let keys: S3StoreKeys
+    private let number: Int
+    private let logger: ImagesLogger
+    private let key: String
+    private var state = State.writing
+    private var pending = Data()
+    private var uploadID: String?
+    private var nextPartNumber = 1
+    private var inFlight: [Task<S3UploadedPart, any Error>] = []
+    private var uploaded: [S3UploadedPart] = []
+    private var contentIsWhole = false
+
+    /// Bytes written so far.
+    private(set) var byteCount: UInt64 = 0
+
+    init(client: S3Client, keys: S3StoreKeys, number: Int, logger: ImagesLogger) {
+        self.client = client
+        self.keys = keys
+        self.number = number
+        self.logger = logger
+        self.key = keys.content(number)
+    }
+
+    private var partByteCount: Int { client.configuration.partByteCount }
+
+    /// Appends bytes, sending every whole part as it fills; waits while the most parts allowed
+    /// are in flight, so memory stays at about that many parts.
+    func write(_ bytes: [UInt8]) async throws {
+        try checkWriting()
+        pending.append(contentsOf: bytes)
+        byteCount += UInt64(bytes.count)
+        do {
+            while pending.count >= partByteCount {
+                let part = Data(pending.prefix(partByteCount))
+                pending = Data(pending.dropFirst(partByteCount))
+                try await send(part)
+            }
+        } catch {
+            await abort()
+            throw error
+        }
+    }
+
+    /// Completes the content, then writes the record; when the record can't be written, the
+    /// content is removed again.
+    func commit(_ record: StoredImage) async throws {
+        try checkWriting()
+        do {
+            try await finishContent()
+            contentIsWhole = true
+            try await client.put(
+                keys.record(number), try APIJSON.encoder().encode(record), contentType: "application/json")
+            state = .committed
+        } catch {
+            await abort()
+            throw error
+        }
+    }
+
+    /// Ends the upload and removes what it wrote; safe to call more than once.
+    func abort() async {
+        guard state == .writing else { return }
+        state = .aborted
+        for part in inFlight { part.cancel() }
+        for part in inFlight { _ = try? await part.value }
+        inFlight = []
+        pending = Data()
+        await cleanUp()
+    }
+
+    private func checkWriting() throws {
+        guard state == .writing else {
+            let what = state == .committed ? "already committed" : "aborted"
+            throw ImagesKitError(.invalidState, "the content of private/\(number) was \(what); start a new writer")
+        }
+    }
+
+    /// Sends the rest: one PUT when no part went yet, else the last part and the completion.
+    private func finishContent() async throws {
+        guard uploadID != nil else {
+            try await client.put(key, pending)
+            pending = Data()
+            return
+        }
+        if !pending.isEmpty {
+            let last = pending
+            pending = Data()
+            try await send(last)
+        }
+        for part in inFlight { uploaded.append(try await part.value) }
+        inFlight = []
+        try await completeUpload()
+    }
+
+    /// Starts the upload if needed and sends one part, after waiting for room.
+    private func send(_ part: Data) async throws {
+        let uploadID = try await startedUpload()
+        guard nextPartNumber <= S3Configuration.maximumPartCount else {
+            throw ImagesKitError(
+                .storeFailure,
+                "the content of private/\(number) needs more than 10,000 parts of \(partByteCount) bytes: "
+                    + "raise the part size")
+        }
+        if inFlight.count >= client.configuration.partsInFlight {
+            uploaded.append(try await inFlight.removeFirst().value)
+        }
+        let job = S3PartJob(client: client, key: key, uploadID: uploadID, number: nextPartNumber)
+        nextPartNumber += 1
+        inFlight.append(Task { try await job.upload(part) })
+    }
+
+    private func startedUpload() async throws -> String {
+        if let uploadID { return uploadID }
+        let call = S3Call(method: "POST", key: key, query: [(name: "uploads", value: "")])
+        guard let id = try await client.document(call).value("UploadId"), !id.isEmpty else {
+            throw ImagesKitError(
+                .storeFailure, "S3 \(call.summary) gave no upload id: check that the service supports multipart upload")
+        }
+        uploadID = id
+        return id
+    }
+
+    /// Completes the upload; a completion that went through but whose answer was lost is
+    /// recognised by the object's size.
+    private func completeUpload() async throws {
+        guard let uploadID else { return }
+        let parts = uploaded.sorted { $0.number < $1.number }.map {
+            "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(S3XMLElement.escaped($0.etag))</ETag></Part>"
+        }
+        let body = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
+        let call = S3Call(
+            method: "POST", key: key, query: [(name: "uploadId", value: uploadID)],
+            headers: [(name: "Content-Type", value: "application/xml")], body: Data(body.utf8))
+        do {
+            _ = try await client.send(call)
+        } catch let error as ImagesKitError where error.context["s3_code"] == "NoSuchUpload" {
+            guard try await client.head(key)?.size == byteCount else { throw error }
+        }
+        self.uploadID = nil
+    }
+
+    /// Ends the multipart upload and removes content already completed, in a task of its own
+    /// so that a cancelled caller still cleans up.
+    private func cleanUp() async {
+        let client = client
+        let key = key
+        let uploadID = uploadID
+        let whole = contentIsWhole
+        let logger = logger
+        self.uploadID = nil
+        await Task {
+            if let uploadID {
+                do {
+                    try await client.abortUpload(key: key, uploadID: uploadID)
+                } catch {
+                    logger.warning(
+                        "could not end an unfinished upload; it is ended when the image is next written or "
+                            + "when abandoned uploads are removed", ["key": key, "error": "\(error)"])
+                }
+            }
+            if whole { try? await client.delete(key) }
+        }.value
+    }
+}
+
+/// A part the service accepted.
+struct S3UploadedPart: Sendable {
+    /// Its number, from 1.
+    var number: Int
+    /// The ETag the service gave it.
+    var etag: String
+}
+
+/// One part to send: where it goes and its number.
+struct S3PartJob: Sendable {
+    let client: S3Client
+    let key: String
+    let uploadID: String
+    let number: Int
+
+    /// Sends the part with its SHA-256 signed, so the service checks every byte.
+    func upload(_ part: Data) async throws -> S3UploadedPart {
+        let query = [(name: "partNumber", value: String(number)), (name: "uploadId", value: uploadID)]
+        let call = S3Call(method: "PUT", key: key, query: query, body: part)
+        let reply = try await client.send(call, payloadHash: S3Client.sha256(of: part))
+        guard let etag = reply.header("etag") else {
+            throw ImagesKitError(
+                .storeFailure, "S3 \(call.summary) part \(number) gave no ETag: the service misbehaved")
+        }
+        return S3UploadedPart(number: number, etag: etag)
+    }
+}

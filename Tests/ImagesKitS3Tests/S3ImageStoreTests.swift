@@ -1,0 +1,177 @@
+import Foundation
+import ImagesKit
+import ImagesKitStoreContract
+import ImagesKitTestSupport
+import Testing
+
+@testable import ImagesKitS3
+
+@Suite("S3 store against a real object store")
+struct S3ImageStoreTests {
+    static let factory = ImageStoreContract.Factory(
+        makeStore: { try S3TestBucket.store() },
+        reopen: { store in try S3TestBucket.store((store as! S3ImageStore).configuration) })
+
+    @Test("passes the store contract", arguments: ImageStoreContract.checks)
+    func contract(_ check: ImageStoreContract.Check) async throws {
+        try await check.run(Self.factory)
+    }
+
+    @Test("content of several parts uploads in parts and reads back from any offset")
+    func multipartRoundTrip() async throws {
+        let store = try S3TestBucket.store()
+        let bytes = S3TestBucket.payload(12 << 20 + 12_345)
+        let record = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
+        try await store.save(ImageStoreContract.sampleRecord(number: record.image.id.number!))
+        let writer = try await store.beginContent(for: record.image.id)
+        for start in stride(from: 0, to: bytes.count, by: 1_000_003) {
+            try await writer.write(Array(bytes[start..<min(bytes.count, start + 1_000_003)]))
+        }
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).count == 1)
+        try await writer.commit(record)
+
+        #expect(try await store.record(record.image.id) == record)
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).isEmpty)
+        let whole = try await S3TestBucket.read(store, record.image.id)
+        let same = whole == bytes
+        #expect(same)
+        let tail = try await S3TestBucket.read(store, record.image.id, from: 7_000_001, piece: 65_536)
+        let sameTail = tail == Array(bytes[7_000_001...])
+        #expect(sameTail)
+    }
+
+    @Test("an aborted multipart upload leaves no parts, no content and the record as it was")
+    func abortedMultipartLeavesNothing() async throws {
+        let store = try S3TestBucket.store()
+        let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
+        try await store.save(record)
+        let writer = try await store.beginContent(for: record.image.id)
+        try await writer.write(S3TestBucket.payload(11 << 20))
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).count == 1)
+        await writer.abort()
+
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).isEmpty)
+        #expect(try await store.client.list(prefix: store.keys.contentFolder).isEmpty)
+        #expect(try await store.record(record.image.id) == record)
+    }
+
+    @Test("a cancelled upload ends its multipart upload")
+    func cancelledUploadEnds() async throws {
+        let store = try S3TestBucket.store()
+        let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
+        try await store.save(record)
+        let writer = try await store.beginContent(for: record.image.id)
+        let piece = S3TestBucket.payload(1 << 20)
+        let upload = Task {
+            for _ in 0..<400 { try await writer.write(piece) }
+        }
+        while writer.byteCount < 12 << 20 { try await Task.sleep(nanoseconds: 5_000_000) }
+        upload.cancel()
+        let outcome = await upload.result
+        await writer.abort()
+
+        #expect(throws: ImagesKitError.self) { try outcome.get() }
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).isEmpty)
+        #expect(try await store.client.list(prefix: store.keys.contentFolder).isEmpty)
+    }
+
+    @Test("a commit whose record can't be written removes the content it completed")
+    func failedRecordRemovesContent() async throws {
+        let store = try S3TestBucket.store()
+        let bytes = S3TestBucket.payload(6 << 20)
+        let number = try await store.reserveImageNumber()
+        let writer = try await store.beginContent(for: .private(number))
+        try await writer.write(bytes)
+        var record = S3TestBucket.availableRecord(number: number, bytes: bytes)
+        record.image.label = String(repeating: "x", count: 4 << 20)
+        await #expect(throws: ImagesKitError.self) { try await writer.commit(record) }
+
+        #expect(try await store.client.list(prefix: store.keys.contentFolder).isEmpty)
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).isEmpty)
+    }
+
+    @Test("an upload an earlier attempt could not end is ended when the image is written again")
+    func leftoverUploadEndedOnNextWrite() async throws {
+        let store = try S3TestBucket.store()
+        let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
+        try await store.save(record)
+        let first = try await store.beginContent(for: record.image.id)
+        try await first.write(S3TestBucket.payload(6 << 20))
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).count == 1)
+
+        let second = try await store.beginContent(for: record.image.id)
+        #expect(try await store.client.pendingUploads(prefix: store.keys.prefix).isEmpty)
+        await second.abort()
+    }
+
+    @Test("abandoned uploads and content no record describes are removed once old enough")
+    func abandonedRemoved() async throws {
+        var configuration = try S3TestBucket.configuration()
+        let store = try S3TestBucket.store(configuration)
+        let bytes = S3TestBucket.payload(70_000)
+        let kept = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
+        let keptWriter = try await store.beginContent(for: kept.image.id)
+        try await keptWriter.write(bytes)
+        try await keptWriter.commit(kept)
+        let orphan = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
+        let orphanWriter = try await store.beginContent(for: orphan.image.id)
+        try await orphanWriter.write(bytes)
+        try await orphanWriter.commit(orphan)
+        try await store.save(ImageStoreContract.sampleRecord(number: orphan.image.id.number!))
+        let stuck = try await store.beginContent(for: .private(try await store.reserveImageNumber()))
+        try await stuck.write(S3TestBucket.payload(6 << 20))
+
+        #expect(try await store.removeAbandoned() == (0, 0))
+        configuration.abandonedAge = 0
+        let later = try S3TestBucket.store(configuration)
+        let removed = try await later.removeAbandoned()
+        #expect(removed.uploads == 1 && removed.contents == 1)
+        #expect(try await S3TestBucket.read(later, kept.image.id) == bytes)
+        #expect(try await later.client.list(prefix: later.keys.contentFolder).count == 1)
+    }
+
+    @Test("two stores sharing a prefix never hand out the same number")
+    func numbersUniqueAcrossStores() async throws {
+        let configuration = try S3TestBucket.configuration()
+        let stores = [try S3TestBucket.store(configuration), try S3TestBucket.store(configuration)]
+        let numbers = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for store in stores {
+                group.addTask {
+                    var taken: [Int] = []
+                    for _ in 0..<8 { taken.append(try await store.reserveImageNumber()) }
+                    return taken
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(numbers).count == 16)
+    }
+
+    @Test("a damaged record is left out of the list and named when read")
+    func damagedRecordLeftOut() async throws {
+        let store = try S3TestBucket.store()
+        let good = ImageStoreContract.sampleRecord(number: 4)
+        try await store.save(good)
+        try await store.client.put(store.keys.record(5), Data("{not json".utf8))
+        try await store.save(ImageStoreContract.sampleRecord(number: 6))
+        try await store.client.put(store.keys.record(6), try APIJSON.encoder().encode(good))
+
+        #expect(try await store.records() == [good])
+        let error = await #expect(throws: ImagesKitError.self) { try await store.record(.private(5)) }
+        #expect(error?.code == .storeFailure && error?.message.contains(store.keys.record(5)) == true)
+    }
+
+    @Test("usage records read back in the order appended")
+    func usageLedgerKeepsOrder() async throws {
+        let store = try S3TestBucket.store()
+        let ledger = S3UsageLedger(store: store)
+        let records = (1...12).map { index in
+            UsageRecord(
+                kind: index.isMultiple(of: 2) ? .ended : .started, image: .private(index), region: "us-east",
+                byteCount: UInt64(index) << 20, type: .manual,
+                time: Date(timeIntervalSince1970: 1_800_000_000 - Double(index)), account: "acct")
+        }
+        for record in records { try await ledger.append(record) }
+        #expect(try await ledger.usage() == records)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import ImagesKit
+import ImagesKitS3
+import ImagesKitStoreContract
+import ImagesKitTestSupport
+
+/// The object store the tests share, with one bucket, and configurations that give every test
+/// a folder of its own.
+enum S3TestBucket {
+    static let bucket = "imageskit-tests"
+
+    private static let made = NSLock()
+    nonisolated(unsafe) private static var bucketMade = false
+
+    /// A configuration for a fresh prefix of the shared bucket, with small parts and ranges so
+    /// that a few megabytes already take several of each.
+    static func configuration(
+        prefix: String = "t-\(UUID().uuidString.prefix(12).lowercased())", server: ObjectStoreServer? = nil
+    ) throws -> S3Configuration {
+        let server = try server ?? ObjectStoreServer.shared()
+        try makeBucket(on: server)
+        var configuration = S3Configuration(
+            endpoint: server.endpoint, region: server.region, bucket: bucket, prefix: prefix,
+            credentials: S3Credentials(accessKeyID: server.accessKeyID, secretAccessKey: server.secretAccessKey))
+        configuration.partByteCount = S3Configuration.minimumPartByteCount
+        configuration.partsInFlight = 2
+        configuration.rangeByteCount = 1 << 20
+        configuration.rangesInFlight = 3
+        configuration.retryPolicy = S3RetryPolicy(maximumAttempts: 3, initialDelay: 0.05, maximumDelay: 0.2)
+        return configuration
+    }
+
+    /// A store over a fresh prefix.
+    static func store(_ configuration: S3Configuration? = nil) throws -> S3ImageStore {
+        try S3ImageStore(configuration: configuration ?? self.configuration(), region: "us-east")
+    }
+
+    private static func makeBucket(on server: ObjectStoreServer) throws {
+        guard server === (try? ObjectStoreServer.shared()) else { return try server.makeBucket(bucket) }
+        made.lock()
+        defer { made.unlock() }
+        if !bucketMade {
+            try server.makeBucket(bucket)
+            bucketMade = true
+        }
+    }
+
+    /// Bytes that do not repeat, drawn from `seed`.
+    static func payload(_ count: Int, seed: UInt64 = 7) -> [UInt8] {
+        var random = SplitMix64(seed: seed)
+        return random.bytes(count)
+    }
+
+    /// Every byte of an image's content from `offset`, read `piece` bytes at a time.
+    static func read(_ store: any ImageStore, _ id: ImageID, from offset: UInt64 = 0, piece: Int = 300_000)
+        async throws -> [UInt8]
+    {
+        let reader = try await store.openContent(for: id, at: offset)
+        var bytes: [UInt8] = []
+        while true {
+            let next = try await reader.read(maxLength: piece)
+            if next.isEmpty { break }
+            bytes += next
+        }
+        await reader.close()
+        return bytes
+    }
+
+    /// An `available` record for content of `bytes`.
+    static func availableRecord(number: Int, bytes: [UInt8]) -> StoredImage {
+        var record = ImageStoreContract.sampleRecord(number: number)
+        record.image.status = .available
+        record.image.size = Image.megabytes(UInt64(bytes.count))
+        record.content = ImageContent(
+            format: "gzip", sha256: SHA256Digest.hex(of: bytes), uncompressedByteCount: UInt64(bytes.count),
+            compressedByteCount: UInt64(bytes.count), filesystem: "data", isExtFilesystem: false)
+        return record
+    }
+}
