@@ -17,9 +17,11 @@ struct S3CredentialsTests {
 
     @Test("descriptions leave the secret out")
     func descriptionHidesSecret() {
-        let credentials = S3Credentials(accessKeyID: "AKID", secretAccessKey: "very-secret", sessionToken: "tok")
+        let credentials = S3Credentials(
+            accessKeyID: "AKID", secretAccessKey: "very-secret", sessionToken: "session-token-value")
         #expect(!"\(credentials)".contains("very-secret"))
-        #expect(!"\(credentials)".contains("tok"))
+        #expect(!"\(credentials)".contains("session-token-value"))
         #expect(!String(reflecting: credentials).contains("very-secret"))
+        #expect(!String(reflecting: credentials).contains("session-token-value"))
     }
 }
