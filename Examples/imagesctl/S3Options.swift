@@ -11,7 +11,8 @@ enum S3Options {
         guard let (bucket, prefix) = S3Configuration.parseStoreAddress(address) else {
             throw UsageError("--store \(address) is not s3://BUCKET/PREFIX")
         }
-        let endpointText = try arguments.value("--s3-endpoint") ?? nonEmpty(environment["AWS_ENDPOINT_URL_S3"])
+        let endpointText =
+            try arguments.value("--s3-endpoint") ?? nonEmpty(environment["AWS_ENDPOINT_URL_S3"])
             ?? nonEmpty(environment["AWS_ENDPOINT_URL"])
         guard let endpointText, let endpoint = URL(string: endpointText), endpoint.host != nil else {
             throw UsageError("an s3:// store needs the service's address: --s3-endpoint https://HOST[:PORT]")

@@ -125,7 +125,7 @@ extension S3Client {
         guard let document = S3XMLElement.parse(reply.body) else {
             throw ImagesKitError(
                 .storeFailure,
-                "S3 \(call.summary) answered with a body that is not XML: check that the endpoint is an S3 service",
+                "S3 \(call.summary(bucket: configuration.bucket)) answered with a body that is not XML: check that the endpoint is an S3 service",
                 context: ["bucket": configuration.bucket])
         }
         return document

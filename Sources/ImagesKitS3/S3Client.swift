@@ -20,8 +20,11 @@ struct S3Call: Sendable {
     /// The statuses that mean success; any other is an error.
     var accepted: Set<Int> = [200]
 
-    /// The method and key, for messages.
-    var summary: String { "\(method) \(key ?? "bucket")" }
+    /// The method and the object's address, such as `PUT s3://images/records/000000000007.json`,
+    /// for messages.
+    func summary(bucket: String) -> String {
+        "\(method) s3://\(bucket)/\(key ?? "")"
+    }
 }
 
 /// The service's answer to a successful request.
@@ -104,7 +107,8 @@ final class S3Client: Sendable {
         } catch {
             try Self.checkCancellation()
             throw S3TransportError(
-                request: call.summary, endpoint: configuration.endpoint.absoluteString, reason: Self.reason(error))
+                request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
+                reason: Self.reason(error))
         }
         return try reply(to: call, response: response, body: body)
     }
@@ -113,7 +117,8 @@ final class S3Client: Sendable {
     private func reply(to call: S3Call, response: URLResponse, body: Data) throws -> S3Reply {
         guard let http = response as? HTTPURLResponse else {
             throw S3TransportError(
-                request: call.summary, endpoint: configuration.endpoint.absoluteString, reason: "not an HTTP answer")
+                request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
+                reason: "not an HTTP answer")
         }
         var headers: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
@@ -136,7 +141,8 @@ final class S3Client: Sendable {
         let message = document?.value("Message") ?? ""
         let requestID = document?.value("RequestId") ?? reply.header("x-amz-request-id") ?? reply.header("x-trans-id")
         return S3ServiceError(
-            httpStatus: reply.status, code: code, message: message, requestID: requestID, request: call.summary)
+            httpStatus: reply.status, code: code, message: message, requestID: requestID,
+            request: call.summary(bucket: configuration.bucket))
     }
 
     /// The code S3 gives a status when an answer carries no body, as answers to HEAD do.

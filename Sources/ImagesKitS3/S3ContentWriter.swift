@@ -24,6 +24,8 @@ final class S3ContentWriter: ImageContentWriter {
 
     /// Bytes written so far.
     private(set) var byteCount: UInt64 = 0
+    /// Runs between the content's completion and the record's write; tests make it fail.
+    var beforeRecord: (@Sendable () async throws -> Void)?
 
     init(client: S3Client, keys: S3StoreKeys, number: Int, logger: ImagesLogger) {
         self.client = client
@@ -58,8 +60,10 @@ final class S3ContentWriter: ImageContentWriter {
     func commit(_ record: StoredImage) async throws {
         try checkWriting()
         do {
+            try S3Client.checkCancellation()
             try await finishContent()
             contentIsWhole = true
+            try await beforeRecord?()
             try await client.put(
                 keys.record(number), try APIJSON.encoder().encode(record), contentType: "application/json")
             state = .committed
@@ -106,6 +110,7 @@ final class S3ContentWriter: ImageContentWriter {
 
     /// Starts the upload if needed and sends one part, after waiting for room.
     private func send(_ part: Data) async throws {
+        try S3Client.checkCancellation()
         let uploadID = try await startedUpload()
         guard nextPartNumber <= S3Configuration.maximumPartCount else {
             throw ImagesKitError(
@@ -126,7 +131,9 @@ final class S3ContentWriter: ImageContentWriter {
         let call = S3Call(method: "POST", key: key, query: [(name: "uploads", value: "")])
         guard let id = try await client.document(call).value("UploadId"), !id.isEmpty else {
             throw ImagesKitError(
-                .storeFailure, "S3 \(call.summary) gave no upload id: check that the service supports multipart upload")
+                .storeFailure,
+                "S3 \(call.summary(bucket: client.configuration.bucket)) gave no upload id: check that the service supports multipart upload"
+            )
         }
         uploadID = id
         return id
@@ -197,7 +204,9 @@ struct S3PartJob: Sendable {
         let reply = try await client.send(call, payloadHash: S3Client.sha256(of: part))
         guard let etag = reply.header("etag") else {
             throw ImagesKitError(
-                .storeFailure, "S3 \(call.summary) part \(number) gave no ETag: the service misbehaved")
+                .storeFailure,
+                "S3 \(call.summary(bucket: client.configuration.bucket)) part \(number) gave no ETag: the service misbehaved"
+            )
         }
         return S3UploadedPart(number: number, etag: etag)
     }

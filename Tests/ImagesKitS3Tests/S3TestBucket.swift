@@ -52,7 +52,9 @@ enum S3TestBucket {
     }
 
     /// Every byte of an image's content from `offset`, read `piece` bytes at a time.
-    static func read(_ store: any ImageStore, _ id: ImageID, from offset: UInt64 = 0, piece: Int = 300_000)
+    static func read(
+        _ store: any ImageStore, _ id: ImageID, from offset: UInt64 = 0, piece: Int = 300_000
+    )
         async throws -> [UInt8]
     {
         let reader = try await store.openContent(for: id, at: offset)
