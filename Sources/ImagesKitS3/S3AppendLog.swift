@@ -42,10 +42,10 @@ final class S3Counter: Sendable {
 
     /// The next number, from 1.
     func next() -> UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
+        lock.withLock {
+            value += 1
+            return value
+        }
     }
 }
 

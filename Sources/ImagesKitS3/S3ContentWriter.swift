@@ -27,7 +27,10 @@ final class S3ContentWriter: ImageContentWriter {
     /// Runs between the content's completion and the record's write; tests make it fail.
     var beforeRecord: (@Sendable () async throws -> Void)?
 
-    init(client: S3Client, keys: S3StoreKeys, number: Int, logger: ImagesLogger) {
+    private let leftovers: S3Leftovers
+
+    init(client: S3Client, keys: S3StoreKeys, number: Int, logger: ImagesLogger, leftovers: S3Leftovers) {
+        self.leftovers = leftovers
         self.client = client
         self.keys = keys
         self.number = number
@@ -166,15 +169,17 @@ final class S3ContentWriter: ImageContentWriter {
         let uploadID = uploadID
         let whole = contentIsWhole
         let logger = logger
+        let leftovers = leftovers
         self.uploadID = nil
         await Task {
             if let uploadID {
                 do {
                     try await client.abortUpload(key: key, uploadID: uploadID)
                 } catch {
+                    leftovers.add(S3PendingUpload(key: key, uploadID: uploadID, initiated: nil))
                     logger.warning(
-                        "could not end an unfinished upload; it is ended when the image is next written or "
-                            + "when abandoned uploads are removed", ["key": key, "error": "\(error)"])
+                        "could not end an unfinished upload; it is ended at this store's next write",
+                        ["key": key, "error": "\(error)"])
                 }
             }
             if whole { try? await client.delete(key) }
@@ -209,5 +214,35 @@ struct S3PartJob: Sendable {
             )
         }
         return S3UploadedPart(number: number, etag: etag)
+    }
+}
+
+/// Unfinished uploads a writer could not end, say while the service was unreachable; the store
+/// ends them at its next write.
+final class S3Leftovers: Sendable {
+    private let lock = NSLock()
+    nonisolated(unsafe) private var uploads: [S3PendingUpload] = []
+
+    /// Remembers an upload to end later.
+    func add(_ upload: S3PendingUpload) {
+        lock.withLock { uploads.append(upload) }
+    }
+
+    private func takeAll() -> [S3PendingUpload] {
+        lock.withLock {
+            defer { uploads = [] }
+            return uploads
+        }
+    }
+
+    /// Ends every remembered upload it can; those it can't stay remembered.
+    func endAll(_ client: S3Client) async {
+        for upload in takeAll() {
+            do {
+                try await client.abortUpload(key: upload.key, uploadID: upload.uploadID)
+            } catch {
+                add(upload)
+            }
+        }
     }
 }

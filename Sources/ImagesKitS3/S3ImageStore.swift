@@ -24,6 +24,7 @@ public final class S3ImageStore: ImageStore {
     private let logger: ImagesLogger
     private let numbers: S3NumberReservations
     private let eventLog: S3AppendLog
+    private let leftovers = S3Leftovers()
 
     /// Creates the store; nothing is sent until it is used (see ``open(configuration:region:logger:)``).
     ///
@@ -74,6 +75,7 @@ public final class S3ImageStore: ImageStore {
     /// - Returns: How many uploads were ended and content objects removed.
     @discardableResult
     public func removeAbandoned() async throws -> (uploads: Int, contents: Int) {
+        await leftovers.endAll(client)
         let cutoff = Date().addingTimeInterval(-configuration.abandonedAge)
         var ended = 0
         for upload in try await client.pendingUploads(prefix: keys.contentFolder)
@@ -181,15 +183,16 @@ public final class S3ImageStore: ImageStore {
         try await client.delete(keys.content(number))
     }
 
-    /// Starts writing content, first ending any upload of the same image that an earlier,
-    /// failed attempt could not end.
+    /// Starts writing content, first ending the uploads earlier writers could not end: those
+    /// of this store, and any of the same image.
     public func beginContent(for id: ImageID) async throws -> any ImageContentWriter {
         let number = try S3StoreKeys.number(of: id)
+        await leftovers.endAll(client)
         for upload in try await client.pendingUploads(prefix: keys.content(number))
         where upload.key == keys.content(number) {
             try await client.abortUpload(key: upload.key, uploadID: upload.uploadID)
         }
-        return S3ContentWriter(client: client, keys: keys, number: number, logger: logger)
+        return S3ContentWriter(client: client, keys: keys, number: number, logger: logger, leftovers: leftovers)
     }
 
     /// Opens committed content for reading from `offset`.
