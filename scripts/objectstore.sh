@@ -46,13 +46,14 @@ scripts=$(dirname "$self")
 # Whatever signals the caller blocked or ignored, the servers would inherit, and a server that
 # blocks SIGTERM does not stop. Foundation's Process, run from a thread of Swift's concurrency
 # pool, starts programs with nearly every signal blocked. Start over without any blocked, and
-# with the usual ways to stop a program back to their defaults.
+# with the usual ways to stop a program back to their defaults (and those that Python ignores,
+# SIGPIPE and SIGXFSZ, too).
 if [ -z "${OBJECTSTORE_SIGNALS_RESET:-}" ] && [ -x /usr/bin/python3 ] &&
     ! grep -Eq '^SigBlk:[[:space:]]*0+$' "/proc/$$/status" 2> /dev/null; then
     export OBJECTSTORE_SIGNALS_RESET=1
     exec /usr/bin/python3 -c '
 import os, signal, sys
-for number in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+for number in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
     signal.signal(number, signal.SIG_DFL)
 signal.pthread_sigmask(signal.SIG_SETMASK, set())
 os.execv(sys.argv[1], sys.argv[1:])' /bin/bash "$self" "$@"
@@ -279,7 +280,9 @@ packages_present() {
         /usr/sbin/rsyslogd /usr/bin/curl /usr/bin/python3 /usr/bin/flock /usr/bin/setsid; do
         [ -x "$program" ] || return 1
     done
-    /usr/bin/python3 -c 'import swift.common.middleware.s3api, swift.common.middleware.tempauth' 2> /dev/null
+    # The middleware, from python3-swift (a look at the files: importing them takes a second).
+    local middleware=/usr/lib/python3/dist-packages/swift/common/middleware
+    [ -f "$middleware/s3api/s3api.py" ] && [ -f "$middleware/tempauth.py" ]
 }
 
 ensure_packages() {
