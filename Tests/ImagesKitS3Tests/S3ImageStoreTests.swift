@@ -181,3 +181,31 @@ struct S3ImageStoreTests {
         #expect(try await ledger.usage() == records)
     }
 }
+
+@Suite("S3 store refusals from a real object store")
+struct S3RefusalTests {
+    @Test("a wrong secret is refused with the S3 code, the request id and what to check")
+    func wrongSecret() async throws {
+        var configuration = try S3TestBucket.configuration()
+        configuration.credentials.secretAccessKey = "not-the-secret"
+        let error = await #expect(throws: ImagesKitError.self) {
+            _ = try await S3ImageStore.open(configuration: configuration)
+        }
+        #expect(error?.code == .storeFailure)
+        #expect(error?.context["s3_code"] == "SignatureDoesNotMatch")
+        #expect(error?.context["request_id"]?.isEmpty == false)
+        #expect(error?.message.contains("AWS_SECRET_ACCESS_KEY") == true)
+        #expect(error?.message.contains("not-the-secret") == false)
+    }
+
+    @Test("a bucket that does not exist is named, with what to do")
+    func missingBucket() async throws {
+        var configuration = try S3TestBucket.configuration()
+        configuration.bucket = "no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())"
+        let error = await #expect(throws: ImagesKitError.self) {
+            _ = try await S3ImageStore.open(configuration: configuration)
+        }
+        #expect(error?.context["s3_code"] == "NoSuchBucket")
+        #expect(error?.message.contains(configuration.bucket) == true)
+    }
+}
