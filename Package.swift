@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagesctlTests",
-            dependencies: ["ImagesKit", "imagesctl"],
+            dependencies: ["ImagesKit", "ImagesKitTestSupport", "imagesctl"],
             swiftSettings: strictSettings
         ),
         .testTarget(
