@@ -228,7 +228,7 @@ extension ImageService {
             throw ImagesKitError(.conflict, "another operation on \(id) is running; wait for it to end, then retry")
         }
         defer { _ = operationsInFlight.withLock { $0.remove(id) } }
-        guard let claim = try store.claim(id) else {
+        guard let claim = try await store.claim(id) else {
             throw ImagesKitError(
                 .conflict, "another process is working on \(id); wait for it to end, then retry")
         }

@@ -234,7 +234,7 @@ public protocol ImageStore: Sendable {
     /// - Returns: The claim, to release when the operation ends; `nil` when another process
     ///   holds the image.
     /// - Throws: ``ImagesKitError`` with `store_failure`.
-    func claim(_ id: ImageID) throws -> (any ImageClaim)?
+    func claim(_ id: ImageID) async throws -> (any ImageClaim)?
 
     /// Waits for and holds the store's admission lock, so that quota checks and the saves they
     /// allow happen one at a time across every process sharing the store.

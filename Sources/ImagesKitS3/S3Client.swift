@@ -97,18 +97,17 @@ final class S3Client: Sendable {
     private func sendOnce(_ call: S3Call, payloadHash: String) async throws -> S3Reply {
         try Self.checkCancellation()
         let request = makeRequest(call, payloadHash: payloadHash)
+        let exchange = S3Exchange(session: session, request: request, body: call.body)
         let (body, response): (Data, URLResponse)
         do {
-            if call.body.isEmpty {
-                (body, response) = try await session.data(for: request)
-            } else {
-                (body, response) = try await session.upload(for: request, from: call.body)
-            }
+            (body, response) = try await exchange.run(deadline: configuration.requestTimeout)
         } catch {
             try Self.checkCancellation()
+            let reason =
+                exchange.passedDeadline ? "timed out after \(Int(configuration.requestTimeout)) s" : Self.reason(error)
             throw S3TransportError(
                 request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
-                reason: Self.reason(error))
+                reason: reason)
         }
         return try reply(to: call, response: response, body: body)
     }
@@ -260,5 +259,73 @@ struct S3Address {
             }
         }
         return result
+    }
+}
+
+/// One request on the wire: URLSession's task, cancelled when the calling Swift task is
+/// cancelled or when the request outlives its deadline, whatever URLSession's own timers do.
+final class S3Exchange: Sendable {
+    private let session: URLSession
+    private let request: URLRequest
+    private let body: Data
+    private let lock = NSLock()
+    nonisolated(unsafe) private var task: URLSessionTask?
+    nonisolated(unsafe) private var cancelled = false
+    nonisolated(unsafe) private var deadlinePassed = false
+
+    init(session: URLSession, request: URLRequest, body: Data) {
+        self.session = session
+        self.request = request
+        self.body = body
+    }
+
+    /// Whether the request was stopped for taking longer than its deadline.
+    var passedDeadline: Bool { lock.withLock { deadlinePassed } }
+
+    /// Sends the request and waits for its answer, at most `deadline` seconds.
+    func run(deadline: TimeInterval) async throws -> (Data, URLResponse) {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                start(deadline: deadline) { data, response, error in
+                    if let data, let response {
+                        continuation.resume(returning: (data, response))
+                    } else {
+                        continuation.resume(throwing: error ?? URLError(.badServerResponse))
+                    }
+                }
+            }
+        } onCancel: {
+            stop(becauseOfDeadline: false)
+        }
+    }
+
+    private func start(
+        deadline: TimeInterval, _ completion: @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void
+    ) {
+        let task =
+            body.isEmpty
+            ? session.dataTask(with: request, completionHandler: completion)
+            : session.uploadTask(with: request, from: body, completionHandler: completion)
+        let startNow = lock.withLock {
+            self.task = task
+            return !cancelled
+        }
+        guard startNow else {
+            completion(nil, nil, URLError(.cancelled))
+            return
+        }
+        task.resume()
+        DispatchQueue.global().asyncAfter(deadline: .now() + deadline) { [weak self] in
+            self?.stop(becauseOfDeadline: true)
+        }
+    }
+
+    private func stop(becauseOfDeadline: Bool) {
+        let running = lock.withLock {
+            cancelled = true
+            if becauseOfDeadline, task?.state == .running { deadlinePassed = true }
+            return task
+        }
+        running?.cancel()
     }
 }

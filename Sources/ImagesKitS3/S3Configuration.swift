@@ -42,6 +42,10 @@ public struct S3Configuration: Sendable {
     /// How old an unfinished multipart upload or undescribed content must be before the store
     /// removes it as abandoned, in seconds; younger ones may belong to a running process.
     public var abandonedAge: TimeInterval
+    /// How long a claim on an image, or the admission lock, lasts without renewal, in seconds;
+    /// a held claim is renewed every quarter of it. A process that dies blocks the image for
+    /// at most this long.
+    public var claimLease: TimeInterval
 
     /// Creates a configuration; `prefix` gets a trailing `/` when it lacks one.
     public init(
@@ -62,6 +66,7 @@ public struct S3Configuration: Sendable {
         self.idleTimeout = 60
         self.requestTimeout = 600
         self.abandonedAge = 24 * 3600
+        self.claimLease = 120
     }
 
     /// The smallest part S3 accepts, but for the last.

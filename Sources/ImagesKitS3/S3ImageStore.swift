@@ -25,6 +25,7 @@ public final class S3ImageStore: ImageStore {
     private let numbers: S3NumberReservations
     private let eventLog: S3AppendLog
     private let leftovers = S3Leftovers()
+    private let claims: S3Claims
 
     /// Creates the store; nothing is sent until it is used (see ``open(configuration:region:logger:)``).
     ///
@@ -44,6 +45,7 @@ public final class S3ImageStore: ImageStore {
         self.keys = S3StoreKeys(prefix: configuration.prefix)
         self.numbers = S3NumberReservations(client: client, keys: keys)
         self.eventLog = S3AppendLog(client: client, folder: keys.eventsFolder)
+        self.claims = S3Claims(client: client, keys: keys)
     }
 
     /// Creates the store, checks that the bucket answers to the credentials, and removes what
@@ -199,6 +201,17 @@ public final class S3ImageStore: ImageStore {
     public func openContent(for id: ImageID, at offset: UInt64) async throws -> any ImageContentReader {
         let number = try S3StoreKeys.number(of: id)
         return try await S3ContentReader(client: client, key: keys.content(number), id: id, offset: offset)
+    }
+
+    /// Claims an image against every process using the prefix, with a marker under
+    /// `claims/<n>/` that is renewed while held; see ``S3Claims``.
+    public func claim(_ id: ImageID) async throws -> (any ImageClaim)? {
+        try await claims.take(S3StoreKeys.digits(try S3StoreKeys.number(of: id)))
+    }
+
+    /// Waits for and holds the admission lock, a claim named `admission`.
+    public func holdAdmission() async throws -> any ImageClaim {
+        try await claims.wait(for: "admission")
     }
 
     /// Appends an event as one object of `events/`.

@@ -14,6 +14,7 @@ struct S3StoreKeys: Sendable {
     var numbersFolder: String { prefix + "numbers/" }
     var eventsFolder: String { prefix + "events/" }
     var usageFolder: String { prefix + "usage/" }
+    var claimsFolder: String { prefix + "claims/" }
     var nextNumber: String { prefix + "next-number" }
 
     func record(_ number: Int) -> String { recordsFolder + Self.digits(number) + ".json" }

@@ -17,7 +17,8 @@ struct UsageTests {
         #expect(result.standardError.isEmpty)
         #expect(
             result.standardOutput.hasPrefix(
-                "usage: imagesctl [--store DIR] [--json] [--now TIME] [--accept-xz] COMMAND"))
+                "usage: imagesctl [--store DIR | --store s3://BUCKET/PREFIX --s3-endpoint URL] [--json] [--now TIME]"))
+        #expect(result.standardOutput.contains("--s3-region") && result.standardOutput.contains("AWS_ACCESS_KEY_ID"))
         let commands = [
             "capture DISK", "upload FILE.img.gz", "list", "show ID", "update ID", "delete ID",
             "server-delete --label L",

@@ -1,0 +1,79 @@
+import Foundation
+import ImagesKit
+import Testing
+
+@testable import ImagesKitS3
+
+/// Claims and the admission lock shared by stores over one prefix, as processes sharing a
+/// bucket use them.
+@Suite("S3 claims across stores")
+struct S3ClaimTests {
+    static func pair(lease: TimeInterval = 120) throws -> (S3ImageStore, S3ImageStore) {
+        var configuration = try S3TestBucket.configuration()
+        configuration.claimLease = lease
+        return (try S3TestBucket.store(configuration), try S3TestBucket.store(configuration))
+    }
+
+    static func claimSoon(_ id: ImageID, in store: S3ImageStore) async throws -> (any ImageClaim)? {
+        for _ in 0..<50 {
+            if let claim = try await store.claim(id) { return claim }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return nil
+    }
+
+    @Test("an image claimed by one store can't be claimed again until it is released")
+    func claimsExclude() async throws {
+        let (first, second) = try Self.pair()
+        let claim = try #require(try await first.claim(.private(7)))
+        #expect(try await second.claim(.private(7)) == nil)
+        #expect(try await first.claim(.private(7)) == nil)
+        let other = try #require(try await second.claim(.private(8)))
+        claim.release()
+        claim.release()
+        let again = try #require(try await Self.claimSoon(.private(7), in: second))
+        again.release()
+        other.release()
+        #expect(try await Self.claimSoon(.private(7), in: first) != nil)
+    }
+
+    @Test("a claim left by a process that died expires and is cleared by the next claimant")
+    func expiredClaimCleared() async throws {
+        let (store, _) = try Self.pair()
+        let dead = S3Claims.Marker(
+            folder: store.keys.claimsFolder + S3StoreKeys.digits(9) + "/", expiry: Date().addingTimeInterval(-1),
+            token: "dead-process")
+        try await store.client.put(dead.key, Data())
+        let claim = try #require(try await store.claim(.private(9)))
+        let markers = try await store.client.list(prefix: dead.folder).map(\.key)
+        #expect(!markers.contains(dead.key) && markers.count == 1)
+        claim.release()
+    }
+
+    @Test("a held claim is renewed past its lease")
+    func heldClaimRenewed() async throws {
+        let (first, second) = try Self.pair(lease: 4)
+        let claim = try #require(try await first.claim(.private(3)))
+        try await Task.sleep(nanoseconds: 10_000_000_000)
+        #expect(try await second.claim(.private(3)) == nil)
+        claim.release()
+        #expect(try await Self.claimSoon(.private(3), in: second) != nil)
+    }
+
+    @Test("the admission lock is held by one store at a time; the other waits")
+    func admissionWaits() async throws {
+        let (first, second) = try Self.pair()
+        let held = try await first.holdAdmission()
+        let waiter = Task {
+            let lock = try await second.holdAdmission()
+            let at = Date()
+            lock.release()
+            return at
+        }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        let released = Date()
+        held.release()
+        let acquired = try await waiter.value
+        #expect(acquired >= released)
+    }
+}
