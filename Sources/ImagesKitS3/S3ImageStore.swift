@@ -7,7 +7,8 @@ import ImagesKit
 /// Layout under the configured prefix: `records/<n>.json` holds each record, `content/<n>.data`
 /// its committed content, `numbers/<n>/` the markers that reserve numbers, `events/` and
 /// `usage/` one object per event or usage record, `next-number` where the next reservation
-/// starts looking. Numbers have twelve digits.
+/// starts looking, `claims/` the expiring markers of claimed images and of the admission lock
+/// (see ``S3Claims``). Numbers have twelve digits.
 ///
 /// Content goes up as a multipart upload and is completed before its record is written, so a
 /// reader never sees a record whose content is missing or partial. A crash between the two
