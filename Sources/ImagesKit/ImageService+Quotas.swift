@@ -101,9 +101,7 @@ extension ImageService {
     /// other process sharing the store, checks or saves against the same quotas.
     func withAdmission<Result>(_ body: () async throws -> Result) async throws -> Result {
         try await admission.withLock {
-            let held = try await store.holdAdmission()
-            defer { held.release() }
-            return try await body()
+            try await holding(try await store.holdAdmission(), body)
         }
     }
 

@@ -232,8 +232,7 @@ extension ImageService {
             throw ImagesKitError(
                 .conflict, "another process is working on \(id); wait for it to end, then retry")
         }
-        defer { claim.release() }
-        return try await body()
+        return try await holding(claim, body)
     }
 
     /// Removes a half-made image and records why it failed.

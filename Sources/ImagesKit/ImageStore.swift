@@ -249,6 +249,30 @@ public protocol ImageStore: Sendable {
 public protocol ImageClaim: AnyObject, Sendable {
     /// Lets other processes claim the image again; safe to call more than once.
     func release()
+
+    /// Lets other processes claim the image again and returns once they can, so that a process
+    /// about to exit leaves no claim behind; safe to call more than once.
+    func finish() async
+}
+
+extension ImageClaim {
+    /// Releases the claim: for claims whose release takes effect at once.
+    public func finish() async {
+        release()
+    }
+}
+
+/// Runs `body` while holding `claim`, then finishes the claim, whether `body` succeeded or not.
+func holding<Result>(_ claim: any ImageClaim, _ body: () async throws -> Result) async throws -> Result {
+    let result: Result
+    do {
+        result = try await body()
+    } catch {
+        await claim.finish()
+        throw error
+    }
+    await claim.finish()
+    return result
 }
 
 extension ImageStore {

@@ -73,12 +73,15 @@ struct S3Claims: Sendable {
 
     /// Removes a released marker, trying again until it is gone or has expired; until then,
     /// this process's own claims overlook it.
-    func remove(_ marker: Marker) {
+    ///
+    /// - Returns: The task that removes it, to wait for.
+    @discardableResult
+    func remove(_ marker: Marker) -> Task<Void, Never> {
         releasing.insert(marker.key)
         let client = client
         let releasing = releasing
-        Task {
-            var pause: UInt64 = 500_000_000
+        return Task {
+            var pause: UInt64 = 200_000_000
             while marker.expiry > Date() {
                 do {
                     try await client.delete(marker.key)
@@ -147,10 +150,31 @@ final class S3Lease: ImageClaim, Sendable {
         release()
     }
 
-    /// Lets other processes claim the image again; safe to call more than once.
+    /// Lets other processes claim the image again; safe to call more than once. The marker is
+    /// removed in the background; ``finish()`` waits for it.
     func release() {
         renewal.cancel()
         if let marker = state.end() { claims.remove(marker) }
+    }
+
+    /// Releases the claim and waits until its marker is removed, so that a process about to
+    /// exit leaves no claim behind; when the service can't be reached, it waits ten seconds at
+    /// most and the marker expires with its lease.
+    func finish() async {
+        renewal.cancel()
+        guard let marker = state.end() else { return }
+        let removal = claims.remove(marker)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = S3Once()
+            Task {
+                await removal.value
+                if resumed.first() { continuation.resume() }
+            }
+            Task {
+                try? await Task.sleep(nanoseconds: 10_000_000_000)
+                if resumed.first() { continuation.resume() }
+            }
+        }
     }
 }
 
@@ -193,4 +217,17 @@ final class S3ReleasingMarkers: Sendable {
     func insert(_ key: String) { lock.withLock { _ = keys.insert(key) } }
     func remove(_ key: String) { lock.withLock { _ = keys.remove(key) } }
     func contains(_ key: String) -> Bool { lock.withLock { keys.contains(key) } }
+}
+
+/// Says `true` to the first caller only.
+final class S3Once: Sendable {
+    private let lock = NSLock()
+    nonisolated(unsafe) private var done = false
+
+    func first() -> Bool {
+        lock.withLock {
+            defer { done = true }
+            return !done
+        }
+    }
 }

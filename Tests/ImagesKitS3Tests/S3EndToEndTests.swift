@@ -129,30 +129,3 @@ final class WorkFolder {
         return (disk, random)
     }
 }
-
-/// Runs shell command lines for the tests.
-enum Shell {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    @discardableResult
-    static func run(_ line: String) throws -> String {
-        let result = try status(line)
-        guard result.status == 0 else { throw Failure(description: "\(line) failed: \(result.output)") }
-        return result.output
-    }
-
-    static func status(_ line: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", line]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-}
