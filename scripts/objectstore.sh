@@ -60,7 +60,7 @@ os.execv(sys.argv[1], sys.argv[1:])' /bin/bash "$self" "$@"
 fi
 
 # The programs the store runs, in the order start starts them; stop goes the other way.
-services=(logger memcached account container object proxy)
+services=(logger memcached account container object updater proxy)
 # SHA-256 of an empty payload, for signed requests without a body.
 empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 # Swift's servers read this file whatever their configuration says; the swift package ships it.
@@ -186,6 +186,7 @@ marker() {
         logger) echo "$etc/rsyslog.conf" ;;
         memcached) echo "$run/memcached.pidfile" ;;
         watchdog) echo "$state" ;;
+        updater) echo "$etc/object-server.conf" ;;
         *) echo "$etc/$1-server.conf" ;;
     esac
 }
@@ -414,7 +415,7 @@ template(name="line" type="string" string="%timegenerated:::date-rfc3339% %syslo
 *.* action(type="omfile" file="$logs/swift.log" template="line")
 EOF
 
-    local name port
+    local name port app_settings
     for name in account container object proxy; do
         case "$name" in
             account) port=$port_account ;;
@@ -441,6 +442,10 @@ log_level = INFO
 log_udp_host = 127.0.0.1
 log_udp_port = $port_log
 EOF
+            # A busy machine answers slowly: the object server waits longer for the container
+            # before it puts a listing update off for the updater.
+            app_settings=""
+            [ "$name" != object ] || app_settings="container_update_timeout = 10"
             if [ "$name" = proxy ]; then
                 proxy_sections
             else
@@ -451,9 +456,18 @@ pipeline = healthcheck $name-server
 
 [app:$name-server]
 use = egg:swift#$name
+$app_settings
 
 [filter:healthcheck]
 use = egg:swift#healthcheck
+EOF
+            fi
+            if [ "$name" = object ]; then
+                cat << EOF
+
+[object-updater]
+interval = 1
+concurrency = 1
 EOF
             fi
         } > "$etc/$name-server.conf"
@@ -580,9 +594,13 @@ cmd_start() {
         [ "$(id -u)" -ne 0 ] || as_root=(-u root) # memcached refuses root unless told so
         launch memcached /usr/bin/memcached -l 127.0.0.1 -p "$port_memcached" -U 0 -m 64 -c 512 \
             "${as_root[@]}" -P "$run/memcached.pidfile"
-        for name in account container object proxy; do
+        for name in account container object; do
             launch "$name" "/usr/bin/swift-$name-server" "$etc/$name-server.conf"
         done
+        # Sends the container the listing updates the object server had to put off, as a
+        # cluster's updater does, so a busy machine never leaves an object out of listings.
+        launch updater /usr/bin/swift-object-updater "$etc/object-server.conf"
+        launch proxy /usr/bin/swift-proxy-server "$etc/proxy-server.conf"
         until healthy; do
             for name in "${services[@]}"; do
                 if ! running "$name"; then

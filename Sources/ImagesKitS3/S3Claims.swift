@@ -25,7 +25,13 @@ struct S3Claims: Sendable {
         for attempt in 1...3 {
             let marker = Marker(folder: folder, expiry: Date().addingTimeInterval(lease), token: UUID().uuidString)
             try await client.put(marker.key, Data(), contentType: "text/plain")
-            let others = try await liveOthers(in: folder, besides: marker.key)
+            let others: [Marker]
+            do {
+                others = try await liveOthers(in: folder, besides: marker.key)
+            } catch {
+                try? await client.delete(marker.key)
+                throw error
+            }
             if others.isEmpty { return S3Lease(marker: marker, claims: self) }
             try await client.delete(marker.key)
             let justWritten = others.allSatisfy { $0.expiry.timeIntervalSinceNow > lease - 2 }
@@ -47,10 +53,11 @@ struct S3Claims: Sendable {
 
     var lease: TimeInterval { client.configuration.claimLease }
 
-    /// The live markers in `folder` other than `key`; expired ones are removed on the way.
+    /// The live markers in `folder` other than `key`, from a listing that shows `key`; expired
+    /// ones are removed on the way.
     private func liveOthers(in folder: String, besides key: String) async throws -> [Marker] {
         var live: [Marker] = []
-        for object in try await client.list(prefix: folder) where object.key != key {
+        for object in try await client.listShowing(key, prefix: folder) where object.key != key {
             guard !releasing.contains(object.key), let marker = Marker(key: object.key, folder: folder) else {
                 continue
             }

@@ -42,6 +42,27 @@ extension S3Client {
         return objects
     }
 
+    /// Lists `prefix` until the listing shows `key`, just written, so that what the caller
+    /// decides from the listing counts that object and everything written before it; some
+    /// services (OpenStack Swift among them) update listings a moment after a write.
+    ///
+    /// - Throws: ``ImagesKitError`` with `store_failure` when `key` does not show within
+    ///   about five seconds.
+    func listShowing(_ key: String, prefix: String) async throws -> [S3ListedObject] {
+        var pause: UInt64 = 10_000_000
+        for _ in 0..<10 {
+            let listed = try await list(prefix: prefix)
+            if listed.contains(where: { $0.key == key }) { return listed }
+            try await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 1_000_000_000)
+        }
+        throw ImagesKitError(
+            .storeFailure,
+            "the listing of s3://\(configuration.bucket)/\(prefix) still lacks \(key), written seconds ago: the "
+                + "service's listings lag behind its writes; retry, and ask its operators if this persists",
+            context: ["bucket": configuration.bucket, "key": key])
+    }
+
     /// The object's bytes, or `nil` when there is no such object.
     func get(_ key: String) async throws -> Data? {
         let reply = try await send(S3Call(method: "GET", key: key, accepted: [200, 404]))

@@ -5,7 +5,8 @@ import ImagesKit
 /// conditional writes some S3 services lack.
 ///
 /// To take number n, a process writes a marker `numbers/n/<random token>` and lists
-/// `numbers/n/`: it has the number when its marker is the only one there. Two processes that
+/// `numbers/n/` until the listing shows the marker: it has the number when its marker is the
+/// only one there. Two processes that
 /// race both see two markers and both move on, so a number is never taken twice (at worst one
 /// is skipped). Markers stay, so numbers are never reused; `next-number` remembers where the
 /// search starts, and listings start after it, so a reservation costs a few requests however
@@ -62,8 +63,14 @@ actor S3NumberReservations {
     private func take(_ number: Int) async throws -> Bool {
         let marker = keys.numberFolder(number) + UUID().uuidString.lowercased()
         try await client.put(marker, Data(), contentType: "text/plain")
-        let markers = try await client.list(prefix: keys.numberFolder(number))
-        guard markers.count == 1, markers[0].key == marker else {
+        let markers: [S3ListedObject]
+        do {
+            markers = try await client.listShowing(marker, prefix: keys.numberFolder(number))
+        } catch {
+            try? await client.delete(marker)
+            throw error
+        }
+        guard markers.count == 1 else {
             try await client.delete(marker)
             return false
         }

@@ -8,10 +8,10 @@ import Testing
 /// bucket use them.
 @Suite("S3 claims across stores")
 struct S3ClaimTests {
-    static func pair(lease: TimeInterval = 120) throws -> (S3ImageStore, S3ImageStore) {
-        var configuration = try S3TestBucket.configuration()
+    static func pair(lease: TimeInterval = 120) async throws -> (S3ImageStore, S3ImageStore) {
+        var configuration = try await S3TestBucket.configuration()
         configuration.claimLease = lease
-        return (try S3TestBucket.store(configuration), try S3TestBucket.store(configuration))
+        return (try await S3TestBucket.store(configuration), try await S3TestBucket.store(configuration))
     }
 
     static func claimSoon(_ id: ImageID, in store: S3ImageStore) async throws -> (any ImageClaim)? {
@@ -24,7 +24,7 @@ struct S3ClaimTests {
 
     @Test("an image claimed by one store can't be claimed again until it is released")
     func claimsExclude() async throws {
-        let (first, second) = try Self.pair()
+        let (first, second) = try await Self.pair()
         let claim = try #require(try await first.claim(.private(7)))
         #expect(try await second.claim(.private(7)) == nil)
         #expect(try await first.claim(.private(7)) == nil)
@@ -39,7 +39,7 @@ struct S3ClaimTests {
 
     @Test("a claim left by a process that died expires and is cleared by the next claimant")
     func expiredClaimCleared() async throws {
-        let (store, _) = try Self.pair()
+        let (store, _) = try await Self.pair()
         let dead = S3Claims.Marker(
             folder: store.keys.claimsFolder + S3StoreKeys.digits(9) + "/", expiry: Date().addingTimeInterval(-1),
             token: "dead-process")
@@ -52,7 +52,7 @@ struct S3ClaimTests {
 
     @Test("a held claim is renewed past its lease")
     func heldClaimRenewed() async throws {
-        let (first, second) = try Self.pair(lease: 12)
+        let (first, second) = try await Self.pair(lease: 12)
         let claim = try #require(try await first.claim(.private(3)))
         try await Task.sleep(nanoseconds: 30_000_000_000)
         #expect(try await second.claim(.private(3)) == nil)
@@ -62,7 +62,7 @@ struct S3ClaimTests {
 
     @Test("the admission lock is held by one store at a time; the other waits")
     func admissionWaits() async throws {
-        let (first, second) = try Self.pair()
+        let (first, second) = try await Self.pair()
         let held = try await first.holdAdmission()
         let waiter = Task {
             let lock = try await second.holdAdmission()

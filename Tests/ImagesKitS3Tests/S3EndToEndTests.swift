@@ -13,18 +13,18 @@ struct S3EndToEndTests {
     @Test("capture, upload, deploy and delete through the S3 store, billed from the bucket")
     func captureUploadDeploy() async throws {
         let work = try WorkFolder()
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let service = ImageService(
             store: store, compressor: GzipCompressor(), billing: MeteredBilling(ledger: S3UsageLedger(store: store)))
-        let (disk, random) = try work.ext4Disk("source", randomBytes: 12 << 20)
+        let (disk, random) = try await work.ext4Disk("source", randomBytes: 12 << 20)
 
         let captured = try await service.capture(CaptureRequest(label: "captured"), from: try FileDisk(path: disk))
         #expect(captured.status == .available)
         let capturedCopy = work.path("captured-deployed.img")
         try await service.deploy(captured.id, toNewDiskAt: capturedCopy)
-        try expectHealthy(capturedCopy, holding: random)
+        try await expectHealthy(capturedCopy, holding: random)
 
-        try Shell.run("gzip -c '\(disk)' > '\(work.path("upload.img.gz"))'")
+        try await Shell.run("gzip -c '\(disk)' > '\(work.path("upload.img.gz"))'")
         let pending = try await service.createUpload(UploadRequest(label: "uploaded", region: "us-east"))
         let uploaded = try await service.upload(pending.image.id, fileAt: work.path("upload.img.gz"))
         let uploadedCopy = work.path("uploaded-deployed.img")
@@ -41,14 +41,14 @@ struct S3EndToEndTests {
 
     @Test("the object store stopped mid-upload: nothing listed or half-written, and a retry succeeds")
     func serverStoppedMidUpload() async throws {
-        let server = try ObjectStoreServer.dedicated()
+        let server = try await offThePool { try ObjectStoreServer.dedicated() }
         defer { try? server.remove() }
         let work = try WorkFolder()
-        let store = try S3TestBucket.store(try S3TestBucket.configuration(server: server))
+        let store = try await S3TestBucket.store(try await S3TestBucket.configuration(server: server))
         let service = ImageService(store: store, compressor: GzipCompressor())
-        let (disk, _) = try work.ext4Disk("source", randomBytes: 24 << 20)
+        let (disk, _) = try await work.ext4Disk("source", randomBytes: 24 << 20)
         let file = work.path("upload.img.gz")
-        try Shell.run("gzip -1 -c '\(disk)' > '\(file)'")
+        try await Shell.run("gzip -1 -c '\(disk)' > '\(file)'")
         let pending = try await service.createUpload(UploadRequest(label: "cut-off", region: "us-east"))
 
         let stopped = StopOnce(server: server, after: 12 << 20)
@@ -57,7 +57,7 @@ struct S3EndToEndTests {
         }
         #expect(error?.code == .storeFailure)
         #expect(stopped.didStop)
-        try server.start()
+        try await offThePool { try server.start() }
 
         #expect(try await service.images().data.allSatisfy { $0.status != .available })
         #expect(try await store.record(pending.image.id)?.content == nil)
@@ -70,10 +70,10 @@ struct S3EndToEndTests {
         #expect(FileManager.default.contentsEqual(atPath: copy, andPath: disk))
     }
 
-    private func expectHealthy(_ disk: String, holding random: [UInt8]) throws {
-        let check = try Shell.status("e2fsck -fn '\(disk)'")
+    private func expectHealthy(_ disk: String, holding random: [UInt8]) async throws {
+        let check = try await Shell.status("e2fsck -fn '\(disk)'")
         #expect(check.status == 0, "e2fsck: \(check.output)")
-        let read = try Shell.run("debugfs -R 'dump /random.bin /dev/stdout' '\(disk)' 2>/dev/null | sha256sum")
+        let read = try await Shell.run("debugfs -R 'dump /random.bin /dev/stdout' '\(disk)' 2>/dev/null | sha256sum")
         #expect(read.hasPrefix(SHA256Digest.hex(of: random)))
     }
 }
@@ -119,13 +119,13 @@ final class WorkFolder {
     }
 
     /// A 64 MiB ext4 disk holding `random.bin` of `randomBytes` bytes; returns its path and them.
-    func ext4Disk(_ name: String, randomBytes: Int) throws -> (String, [UInt8]) {
+    func ext4Disk(_ name: String, randomBytes: Int) async throws -> (String, [UInt8]) {
         let tree = url.appendingPathComponent("\(name)-files")
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
         let random = S3TestBucket.payload(randomBytes, seed: 99)
         try Data(random).write(to: tree.appendingPathComponent("random.bin"))
         let disk = path("\(name).img")
-        try Shell.run("truncate -s 64M '\(disk)' && mkfs.ext4 -q -F -L \(name) -d '\(tree.path)' '\(disk)'")
+        try await Shell.run("truncate -s 64M '\(disk)' && mkfs.ext4 -q -F -L \(name) -d '\(tree.path)' '\(disk)'")
         return (disk, random)
     }
 }

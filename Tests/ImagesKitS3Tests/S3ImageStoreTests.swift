@@ -9,8 +9,8 @@ import Testing
 @Suite("S3 store against a real object store")
 struct S3ImageStoreTests {
     static let factory = ImageStoreContract.Factory(
-        makeStore: { try S3TestBucket.store() },
-        reopen: { store in try S3TestBucket.store((store as! S3ImageStore).configuration) })
+        makeStore: { try await S3TestBucket.store() },
+        reopen: { store in try await S3TestBucket.store((store as! S3ImageStore).configuration) })
 
     @Test("passes the store contract", arguments: ImageStoreContract.checks)
     func contract(_ check: ImageStoreContract.Check) async throws {
@@ -19,7 +19,7 @@ struct S3ImageStoreTests {
 
     @Test("content of several parts uploads in parts and reads back from any offset")
     func multipartRoundTrip() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let bytes = S3TestBucket.payload(12 << 20 + 12_345)
         let record = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
         try await store.save(ImageStoreContract.sampleRecord(number: record.image.id.number!))
@@ -42,7 +42,7 @@ struct S3ImageStoreTests {
 
     @Test("an aborted multipart upload leaves no parts, no content and the record as it was")
     func abortedMultipartLeavesNothing() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
         try await store.save(record)
         let writer = try await store.beginContent(for: record.image.id)
@@ -57,7 +57,7 @@ struct S3ImageStoreTests {
 
     @Test("a cancelled upload ends its multipart upload")
     func cancelledUploadEnds() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
         try await store.save(record)
         let piece = S3TestBucket.payload(1 << 20)
@@ -77,7 +77,7 @@ struct S3ImageStoreTests {
 
     @Test("a commit whose record can't be written removes the content it completed")
     func failedRecordRemovesContent() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let bytes = S3TestBucket.payload(6 << 20)
         let number = try await store.reserveImageNumber()
         let writer = try await store.beginContent(for: .private(number))
@@ -95,7 +95,7 @@ struct S3ImageStoreTests {
 
     @Test("an upload an earlier attempt could not end is ended when the image is written again")
     func leftoverUploadEndedOnNextWrite() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let record = ImageStoreContract.sampleRecord(number: try await store.reserveImageNumber())
         try await store.save(record)
         let first = try await store.beginContent(for: record.image.id)
@@ -109,8 +109,8 @@ struct S3ImageStoreTests {
 
     @Test("abandoned uploads and content no record describes are removed once old enough")
     func abandonedRemoved() async throws {
-        var configuration = try S3TestBucket.configuration()
-        let store = try S3TestBucket.store(configuration)
+        var configuration = try await S3TestBucket.configuration()
+        let store = try await S3TestBucket.store(configuration)
         let bytes = S3TestBucket.payload(70_000)
         let kept = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
         let keptWriter = try await store.beginContent(for: kept.image.id)
@@ -128,7 +128,7 @@ struct S3ImageStoreTests {
         #expect(try await store.removeAbandoned() == (0, 0))
         configuration.abandonedAge = 0
         try await Task.sleep(nanoseconds: 1_500_000_000)  // the service keeps times in whole seconds, rounded up
-        let later = try S3TestBucket.store(configuration)
+        let later = try await S3TestBucket.store(configuration)
         let removed = try await later.removeAbandoned()
         #expect(removed.uploads == 1, "ended \(removed.uploads) uploads")
         #expect(removed.contents == 1, "removed \(removed.contents) contents")
@@ -138,8 +138,8 @@ struct S3ImageStoreTests {
 
     @Test("two stores sharing a prefix never hand out the same number")
     func numbersUniqueAcrossStores() async throws {
-        let configuration = try S3TestBucket.configuration()
-        let stores = [try S3TestBucket.store(configuration), try S3TestBucket.store(configuration)]
+        let configuration = try await S3TestBucket.configuration()
+        let stores = [try await S3TestBucket.store(configuration), try await S3TestBucket.store(configuration)]
         let numbers = try await withThrowingTaskGroup(of: [Int].self) { group in
             for store in stores {
                 group.addTask {
@@ -155,7 +155,7 @@ struct S3ImageStoreTests {
 
     @Test("a damaged record is left out of the list and named when read")
     func damagedRecordLeftOut() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let good = ImageStoreContract.sampleRecord(number: 4)
         try await store.save(good)
         try await store.client.put(store.keys.record(5), Data("{not json".utf8))
@@ -167,9 +167,29 @@ struct S3ImageStoreTests {
         #expect(error?.code == .storeFailure && error?.message.contains(store.keys.record(5)) == true)
     }
 
+    @Test("content replaced while it is read fails the read instead of mixing two objects")
+    func contentReplacedWhileRead() async throws {
+        let store = try await S3TestBucket.store()
+        let bytes = S3TestBucket.payload(6 << 20)
+        let record = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
+        let writer = try await store.beginContent(for: record.image.id)
+        try await writer.write(bytes)
+        try await writer.commit(record)
+        let reader = try await store.openContent(for: record.image.id, at: 0)
+        _ = try await reader.read(maxLength: 1000)
+
+        try await store.client.put(
+            store.keys.content(record.image.id.number!), Data(S3TestBucket.payload(6 << 20, seed: 8)))
+        let error = await #expect(throws: ImagesKitError.self) {
+            while try await !reader.read(maxLength: 1 << 20).isEmpty {}
+        }
+        #expect(error?.context["s3_code"] == "PreconditionFailed")
+        await reader.close()
+    }
+
     @Test("usage records read back in the order appended")
     func usageLedgerKeepsOrder() async throws {
-        let store = try S3TestBucket.store()
+        let store = try await S3TestBucket.store()
         let ledger = S3UsageLedger(store: store)
         let records = (1...12).map { index in
             UsageRecord(
@@ -186,7 +206,7 @@ struct S3ImageStoreTests {
 struct S3RefusalTests {
     @Test("a wrong secret is refused with the S3 code, the request id and what to check")
     func wrongSecret() async throws {
-        var configuration = try S3TestBucket.configuration()
+        var configuration = try await S3TestBucket.configuration()
         configuration.credentials.secretAccessKey = "not-the-secret"
         let error = await #expect(throws: ImagesKitError.self) {
             _ = try await S3ImageStore.open(configuration: configuration)
@@ -200,7 +220,7 @@ struct S3RefusalTests {
 
     @Test("a bucket that does not exist is named, with what to do")
     func missingBucket() async throws {
-        var configuration = try S3TestBucket.configuration()
+        var configuration = try await S3TestBucket.configuration()
         configuration.bucket = "no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())"
         let error = await #expect(throws: ImagesKitError.self) {
             _ = try await S3ImageStore.open(configuration: configuration)

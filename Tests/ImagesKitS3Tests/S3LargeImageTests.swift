@@ -16,12 +16,12 @@ struct S3LargeImageTests {
         "6 GB go up in 716 parts and come back whole, with the process's memory growing less than 256 MiB",
         .enabled(if: runsLongTests, "set IMAGESKIT_LONG_TESTS=1 to stream 6 GB"))
     func sixGigabytes() async throws {
-        var configuration = try S3TestBucket.configuration()
+        var configuration = try await S3TestBucket.configuration()
         configuration.partByteCount = 8 << 20
         configuration.partsInFlight = 4
         configuration.rangeByteCount = 8 << 20
         configuration.rangesInFlight = 4
-        let store = try S3TestBucket.store(configuration)
+        let store = try await S3TestBucket.store(configuration)
         let before = Self.peakResidentBytes()
 
         let number = try await store.reserveImageNumber()

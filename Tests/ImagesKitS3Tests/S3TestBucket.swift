@@ -16,9 +16,9 @@ enum S3TestBucket {
     /// that a few megabytes already take several of each.
     static func configuration(
         prefix: String = "t-\(UUID().uuidString.prefix(12).lowercased())", server: ObjectStoreServer? = nil
-    ) throws -> S3Configuration {
-        let server = try server ?? ObjectStoreServer.shared()
-        try makeBucket(on: server)
+    ) async throws -> S3Configuration {
+        let server = try await offThePool { try server ?? ObjectStoreServer.shared() }
+        try await offThePool { try makeBucket(on: server) }
         var configuration = S3Configuration(
             endpoint: server.endpoint, region: server.region, bucket: bucket, prefix: prefix,
             credentials: S3Credentials(accessKeyID: server.accessKeyID, secretAccessKey: server.secretAccessKey))
@@ -31,8 +31,9 @@ enum S3TestBucket {
     }
 
     /// A store over a fresh prefix.
-    static func store(_ configuration: S3Configuration? = nil) throws -> S3ImageStore {
-        try S3ImageStore(configuration: configuration ?? self.configuration(), region: "us-east")
+    static func store(_ configuration: S3Configuration? = nil) async throws -> S3ImageStore {
+        if let configuration { return try S3ImageStore(configuration: configuration, region: "us-east") }
+        return try S3ImageStore(configuration: try await self.configuration(), region: "us-east")
     }
 
     private static func makeBucket(on server: ObjectStoreServer) throws {

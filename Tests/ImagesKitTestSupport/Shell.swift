@@ -12,14 +12,18 @@ public enum Shell {
     ///
     /// - Throws: ``Failure`` when it exits with another status than 0.
     @discardableResult
-    public static func run(_ line: String) throws -> String {
-        let result = try status(line)
+    public static func run(_ line: String) async throws -> String {
+        let result = try await status(line)
         guard result.status == 0 else { throw Failure(description: "\(line) failed: \(result.output)") }
         return result.output
     }
 
     /// Runs `line` with `/bin/sh -c` and returns its exit status and output, together.
-    public static func status(_ line: String) throws -> (status: Int32, output: String) {
+    public static func status(_ line: String) async throws -> (status: Int32, output: String) {
+        try await offThePool { try blockingStatus(line) }
+    }
+
+    private static func blockingStatus(_ line: String) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", line]

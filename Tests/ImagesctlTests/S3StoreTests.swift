@@ -11,10 +11,11 @@ struct S3StoreTests {
     let server: ObjectStoreServer
     let address = "s3://imagesctl-tests/run-\(UUID().uuidString.prefix(8).lowercased())"
 
-    init() throws {
+    init() async throws {
         sandbox = try Sandbox()
-        server = try ObjectStoreServer.shared()
-        try server.makeBucket("imagesctl-tests")
+        let server = try await offThePool { try ObjectStoreServer.shared() }
+        try await offThePool { try server.makeBucket("imagesctl-tests") }
+        self.server = server
     }
 
     func environment(secret: String? = nil) -> [String: String] {
