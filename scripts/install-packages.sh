@@ -39,6 +39,9 @@ packages=(
     zstd
     ca-certificates
     curl             # signed S3 requests in scripts/objectstore.sh
+    libcurl4         # URLSession (FoundationNetworking) of ImagesKitS3
+    libxml2          # XMLParser (FoundationXML), which reads S3 answers
+    rsyslog          # collects the object store servers' logs (scripts/objectstore.sh)
     # The S3-compatible object store of the ImagesKitS3 tests (scripts/objectstore.sh):
     # OpenStack Swift with its s3api and tempauth middleware, and memcached, which tempauth needs.
     swift
