@@ -50,14 +50,27 @@ struct S3ClaimTests {
         claim.release()
     }
 
-    @Test("a held claim is renewed past its lease")
+    @Test("a held claim writes a fresh marker before its lease runs out, and keeps one")
     func heldClaimRenewed() async throws {
-        let (first, second) = try await Self.pair(lease: 12)
+        let (first, second) = try await Self.pair(lease: 8)
         let claim = try #require(try await first.claim(.private(3)))
-        try await Task.sleep(nanoseconds: 30_000_000_000)
+        let folder = first.keys.claimsFolder + S3StoreKeys.digits(3) + "/"
+        let original = try #require(try await Self.markers(first, folder).first)
+
+        var renewed: S3Claims.Marker?
+        for _ in 0..<120 where renewed == nil {
+            try await Task.sleep(nanoseconds: 500_000_000)
+            renewed = try await Self.markers(first, folder).first { $0.expiry > original.expiry }
+        }
+        #expect(renewed?.token == original.token)
         #expect(try await second.claim(.private(3)) == nil)
         await claim.finish()
+        #expect(try await Self.markers(first, folder).isEmpty)
         #expect(try await second.claim(.private(3)) != nil)
+    }
+
+    static func markers(_ store: S3ImageStore, _ folder: String) async throws -> [S3Claims.Marker] {
+        try await store.client.list(prefix: folder).compactMap { S3Claims.Marker(key: $0.key, folder: folder) }
     }
 
     @Test("the admission lock is held by one store at a time; the other waits")
