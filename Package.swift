@@ -87,7 +87,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "imageskit-bench",
-            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz"],
+            dependencies: ["ImagesKit", "ImagesKitFileSystem", "ImagesKitGzip", "ImagesKitXz", "ImagesKitS3"],
             path: "Examples/imageskit-bench",
             swiftSettings: strictSettings
         ),

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Measures ImagesKit against gzip, pigz, libdeflate-gzip, igzip, xz and pixz on the golden
-# disk, then the peak memory of its operations on a 6 GB disk; checks every output, prints one
-# Markdown table row per measure and writes the results to Docs/Performance.md.
+# disk, its S3 store against curl on a local object store, then the peak memory of its
+# operations on a 6 GB disk; checks every output, prints one Markdown table row per measure and
+# writes the results to Docs/Performance.md.
 #
-#   scripts/benchmark.sh [--runs N] [--no-large] [--no-doc]
+#   scripts/benchmark.sh [--runs N] [--no-large] [--no-s3] [--no-doc]
 #
 #   --runs N      N runs on the golden disk (3 by default); every time quoted is the median
 #   --no-large    skips the peak-memory pass on the 6 GB disk (made once, run once, after the
 #                 runs on the golden disk)
+#   --no-s3       skips the S3 transfers, which start the object store of scripts/objectstore.sh
+#                 on 127.0.0.1 (ports from OBJECTSTORE_BASE_PORT, 18380 by default) for the runs
 #   --no-doc      prints the table without writing Docs/Performance.md
 #
 # Inputs and outputs live in $IMAGESKIT_BENCH_WORK (default .build/bench); the golden disk, its
@@ -16,14 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: scripts/benchmark.sh [--runs N] [--no-large] [--no-doc]"
+usage="usage: scripts/benchmark.sh [--runs N] [--no-large] [--no-s3] [--no-doc]"
 runs=3
 large=1
+s3=1
 write_doc=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --runs) runs=${2:?--runs takes a number}; shift 2 ;;
     --no-large) large=0; shift ;;
+    --no-s3) s3=0; shift ;;
     --no-doc) write_doc=0; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
     esac
@@ -180,6 +185,99 @@ median() {
         END { printf "%.15g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# --- S3 transfers ------------------------------------------------------------------------
+
+# The object store lives in $work/objectstore while the runs last; it is started empty and
+# removed, objects and all, when the benchmark ends.
+s3_state="$work/objectstore"
+s3_bucket=bench
+# What curl sends with every request: SigV4 signing, and the payload header s3api requires,
+# which curl 7.88 does not add by itself.
+s3_curl="curl -sS --fail --noproxy '*' --aws-sigv4 aws:amz:us-east-1:s3 -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD'"
+
+# Percent-encodes $1 for the user part of a URL: all but letters, digits and -._~
+url_encode() {
+    local text=$1 char i
+    for ((i = 0; i < ${#text}; i++)); do
+        char=${text:i:1}
+        case "$char" in
+        [A-Za-z0-9._~-]) printf '%s' "$char" ;;
+        *) printf '%%%02X' "'$char" ;;
+        esac
+    done
+}
+
+# Writes a curl configuration file, readable by its owner only, that names object KEY of the
+# bucket with the credentials in the URL: tempauth's access key holds a ':', which curl's
+# --user would take for the end of the user name. The secret stays off command lines.
+# s3_curl_config FILE KEY.
+s3_curl_config() {
+    (
+        umask 077
+        printf 'url = "http://%s:%s@%s/%s/%s"\n' "$(url_encode "$AWS_ACCESS_KEY_ID")" \
+            "$(url_encode "$AWS_SECRET_ACCESS_KEY")" "${S3_ENDPOINT#http://}" "$s3_bucket" "$2" >"$1"
+    )
+}
+
+stop_s3() {
+    scripts/objectstore.sh stop "$s3_state" --purge >/dev/null 2>&1 ||
+        echo "benchmark: could not stop the object store in $s3_state; run scripts/objectstore.sh stop $s3_state" >&2
+}
+
+# Starts an empty object store with its bucket, stopped when the script exits, and exports its
+# settings (S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) for
+# imageskit-bench. Sets s3_input: large.img.gz when it is there, else 1 GiB of random bytes
+# made once.
+start_s3() {
+    stop_s3
+    trap stop_s3 EXIT
+    OBJECTSTORE_INSTALL=0 OBJECTSTORE_BASE_PORT=${OBJECTSTORE_BASE_PORT:-18380} \
+        scripts/objectstore.sh start "$s3_state" >/dev/null ||
+        fail "the object store did not start (other ports: OBJECTSTORE_BASE_PORT=N; logs in $s3_state/log)"
+    scripts/objectstore.sh bucket "$s3_state" "$s3_bucket" >/dev/null || fail "could not make bucket $s3_bucket"
+    set -a
+    # shellcheck disable=SC1091 # written by objectstore.sh start
+    . "$s3_state/env"
+    set +a
+    s3_input="$work/large.img.gz"
+    if [ ! -s "$s3_input" ]; then
+        s3_input="$work/s3.data"
+        if [ ! -s "$s3_input" ]; then
+            head -c 1G /dev/urandom >"$s3_input.partial"
+            mv "$s3_input.partial" "$s3_input"
+        fi
+    fi
+    s3_curl_config "$TMPDIR/s3-curl.conf" curl/upload
+}
+
+# Streams the input through S3ImageStore's writer into a new image, then back through its
+# reader to a file; PUTs the same bytes with curl -T and GETs them back with curl -o, and GETs
+# the object ImagesKit stored with curl too. Every download must equal the input.
+s3_transfers() {
+    local ik_out="$run_dir/s3-imageskit.out" curl_out="$run_dir/s3-curl.out" number
+    record s3-size "$(stat -L -c %s "$s3_input")"
+    bench "s3://$s3_bucket/imageskit" put "$s3_input"
+    record ik-s3-put "$elapsed"
+    record ik-s3-put-peak "$peak"
+    peer curl-put "$s3_curl -T '$s3_input' -o /dev/null --config '$TMPDIR/s3-curl.conf'"
+
+    bench "s3://$s3_bucket/imageskit" get "$image" "$ik_out"
+    record ik-s3-get "$elapsed"
+    record ik-s3-get-peak "$peak"
+    cmp -s "$ik_out" "$s3_input" || fail "the S3 store gave back other bytes than $s3_input"
+    rm -f "$ik_out"
+    peer curl-get "$s3_curl -o '$curl_out' --config '$TMPDIR/s3-curl.conf'"
+    cmp -s "$curl_out" "$s3_input" || fail "curl -o gave back other bytes than $s3_input"
+    rm -f "$curl_out"
+
+    # The store keeps image N's content at PREFIX/content/N.data, N in twelve digits.
+    number=$(printf '%012d' "${image#private/}")
+    s3_curl_config "$TMPDIR/s3-imageskit.conf" "imageskit/content/$number.data"
+    peer curl-get-imageskit "$s3_curl -o '$curl_out' --config '$TMPDIR/s3-imageskit.conf'"
+    cmp -s "$curl_out" "$s3_input" || fail "curl -o of ImagesKit's object gave back other bytes than $s3_input"
+    rm -f "$curl_out"
+}
+
 # --- one run -----------------------------------------------------------------------------
 
 # Captures a disk to gzip level 6 with ImagesKit, then with pigz, gzip, libdeflate-gzip and
@@ -292,6 +390,7 @@ run_once() {
     upload_and_deploy
     export_image
     capture_xz
+    [ "$s3" -eq 0 ] || s3_transfers
     rm -rf "$run_dir"
 }
 
@@ -439,6 +538,23 @@ peak_row() {
         "$(judge "peak memory at most 256 MiB" "$highest <= 256")"
 }
 
+# The S3 rows: upload against curl -T, download against curl -o of curl's object, and the same
+# download against curl -o of the object ImagesKit stored.
+s3_rows() {
+    local size speed memory
+    size=$(mb s3-size)
+    speed=$(judge "S3 upload at least 0.8x curl -T" "$(ratio_of ik-s3-put curl-put) >= 0.8")
+    memory=$(judge "S3 upload within 256 MiB" "$(median ik-s3-put-peak) <= 256")
+    row "S3 upload through S3ImageStore" ik-s3-put "curl -T FILE" curl-put "$size stored" "$size stored" \
+        "$(peak_of ik-s3-put)" "$speed; $memory"
+    speed=$(judge "S3 download at least 0.8x curl -o" "$(ratio_of ik-s3-get curl-get) >= 0.8")
+    memory=$(judge "S3 download within 256 MiB" "$(median ik-s3-get-peak) <= 256")
+    row "S3 download through S3ImageStore" ik-s3-get "curl -o OUT" curl-get "$size, equal to the input" \
+        "curl's one-PUT object" "$(peak_of ik-s3-get)" "$speed; $memory"
+    row "the same" ik-s3-get "curl -o OUT" curl-get-imageskit "$size, equal to the input" \
+        "ImagesKit's multipart object" "$(peak_of ik-s3-get)" ""
+}
+
 # Prints one operation's row of the 6 GB pass: large_row NAME KEY OUTPUT.
 large_row() {
     local peak
@@ -467,6 +583,7 @@ table() {
         "$(mb cp-export-size)" "$(peak_of ik-export)" ""
     xz_rows
     peak_row
+    [ "$s3" -eq 0 ] || s3_rows
     [ "$large" -eq 0 ] || large_rows
 }
 
@@ -530,6 +647,21 @@ ImagesKit and for each peer on its own. Sizes are decimal megabytes.
   Outputs pass `xz -t`.
 - **highest peak memory**: the highest maximum resident set of the ImagesKit operations above,
   on the golden disk.
+- **S3 upload and download** (left out with `--no-s3`): a one-node OpenStack Swift with its
+  s3api middleware on 127.0.0.1 (`scripts/objectstore.sh`, started empty for the runs and
+  removed after them), and `large.img.gz` (else 1 GiB of random bytes) as the bytes to move.
+  The upload is `imageskit-bench s3://BUCKET/PREFIX put FILE`: the file read in 1 MiB pieces
+  into `S3ImageStore`'s content writer and committed with a record, as an upload through the
+  service would (a multipart upload of 8 MiB parts, four in flight, each part's SHA-256 signed);
+  the file's SHA-256 for the record is taken before the clock starts. Its peer PUTs the same
+  file in one request: `curl -T FILE --aws-sigv4 aws:amz:us-east-1:s3 -H
+  'x-amz-content-sha256: UNSIGNED-PAYLOAD' http://KEY:SECRET@HOST/BUCKET/KEY` (the key's `:`
+  written `%3A`; curl 7.88 sends no payload header of its own, which s3api requires). The
+  download is `imageskit-bench s3://BUCKET/PREFIX get ID OUT`: the content read back through
+  the store's reader (8 MiB ranged GETs, four ahead) in 1 MiB pieces into a new file. Its peer
+  is `curl -o OUT` of the object curl PUT; the row after it sets the same download against
+  `curl -o OUT` of the object ImagesKit stored, whose parts the server joins as it sends them.
+  Every download must equal the file byte for byte.
 - **peak memory on the 6 GB disk** (left out with `--no-large`): the disk of
   `scripts/large-disk.sh`, 5722 MiB of unpartitioned ext4 (the most whole mebibytes within the
   product's 6,000,000,000-byte image limit) holding 4.25 GiB of files: 256 MiB of random
@@ -548,11 +680,13 @@ ImagesKit and for each peer on its own. Sizes are decimal megabytes.
 Targets, from the project's performance brief: capture at least 2x `pigz -6 -p2` and no larger
 than `gzip -6`; deploy of the captured image at least 5x `gzip -dc`, and of a plain `gzip -6`
 upload no slower than it, each with allocated bytes at most 1.2x the data in use; upload at least 0.8x the speed of `gzip -t`; xz capture at least 1.8x `xz -6 -T1` and
-within 2% of its size; at most 256 MiB of memory for any operation, on the golden disk and
-on the 6 GB disk.
+within 2% of its size; S3 upload and download at least 0.8x the speed of `curl -T` and
+`curl -o`; at most 256 MiB of memory for any operation, on the golden disk and on the 6 GB
+disk.
 
-Run it with `scripts/benchmark.sh [--runs N] [--no-large] [--no-doc]` (3 runs by default, the
-median quoted; the 6 GB pass unless `--no-large`); inputs are cached in
+Run it with `scripts/benchmark.sh [--runs N] [--no-large] [--no-s3] [--no-doc]` (3 runs by
+default, the median quoted; the 6 GB pass unless `--no-large`, the S3 transfers unless
+`--no-s3`); inputs are cached in
 `$IMAGESKIT_BENCH_WORK` (default `.build/bench`), which needs about 20 GB free for the 6 GB
 pass.
 
@@ -569,12 +703,13 @@ NOTES
 mb_in_use() { awk -v u="$(used_of "$1")" 'BEGIN { printf "%.0f", u / 1e6 }'; }
 
 write_doc() {
-    local doc=Docs/Performance.md large_flag=""
-    [ "$large" -eq 1 ] || large_flag=" --no-large"
+    local doc=Docs/Performance.md flags=""
+    [ "$large" -eq 1 ] || flags=" --no-large"
+    [ "$s3" -eq 1 ] || flags="$flags --no-s3"
     {
         echo "# Speed, as measured by scripts/benchmark.sh"
         echo
-        echo "Taken on $(date -u '+%Y-%m-%d %H:%M UTC') with \`scripts/benchmark.sh --runs $runs$large_flag\` (median of"
+        echo "Taken on $(date -u '+%Y-%m-%d %H:%M UTC') with \`scripts/benchmark.sh --runs $runs$flags\` (median of"
         echo "$runs run(s)) on $(machine). The load average was $load_before when the runs"
         echo "began and $(cut -d' ' -f1-3 /proc/loadavg) when they ended; other jobs shared the machine,"
         echo "so single figures are noisy and the ratios, each taken against a peer run right after"
@@ -583,6 +718,7 @@ write_doc() {
         echo "Input: the golden disk of \`scripts/golden-disk.sh\` (2 GiB unpartitioned ext4, Debian"
         echo "bookworm minbase, $(mb_in_use "$work/golden.img") MB in use),"
         echo "and the same disk after a 500 MiB file of random bytes was written into it and deleted."
+        [ "$s3" -eq 0 ] || echo "S3 transfers: $(basename "$s3_input") ($(mb s3-size)) to a local object store."
         [ "$large" -eq 0 ] || echo "Peak memory also on the 6 GB disk of \`scripts/large-disk.sh\` ($(mb_in_use "$work/large.img") MB in use)."
         echo
         cat "$results"
@@ -596,7 +732,7 @@ write_doc() {
 
 # --- main --------------------------------------------------------------------------------
 
-for tool in /usr/bin/time pigz gzip libdeflate-gzip igzip xz pixz debugfs e2fsck dumpe2fs mkfs.ext4; do
+for tool in /usr/bin/time pigz gzip libdeflate-gzip igzip xz pixz debugfs e2fsck dumpe2fs mkfs.ext4 curl cmp; do
     command -v "$tool" >/dev/null || fail "$tool is missing; run scripts/install-packages.sh"
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -609,7 +745,12 @@ make_golden
 make_stale
 [ "$work/golden.manifest" -nt "$work/golden.img" ] || manifest "$work/golden.img" "$work/golden.manifest"
 [ "$large" -eq 0 ] || make_large
+[ "$s3" -eq 0 ] || start_s3
 for run in $(seq "$runs"); do run_once "$run"; done
+if [ "$s3" -eq 1 ]; then
+    stop_s3
+    trap - EXIT
+fi
 [ "$large" -eq 0 ] || large_pass
 
 table | tee "$results"

@@ -15,6 +15,7 @@ final class S3ContentWriter: ImageContentWriter {
     private let logger: ImagesLogger
     private let key: String
     private var state = State.writing
+    /// The part being filled, sent once it holds a whole part.
     private var pending = Data()
     private var uploadID: String?
     private var nextPartNumber = 1
@@ -42,15 +43,24 @@ final class S3ContentWriter: ImageContentWriter {
 
     /// Appends bytes, sending every whole part as it fills; waits while the most parts allowed
     /// are in flight, so memory stays at about that many parts.
+    ///
+    /// Bytes are copied once, into the part they belong to, and a whole part is handed over as
+    /// it is: slicing each part off a longer buffer would copy every byte a second time.
     func write(_ bytes: [UInt8]) async throws {
         try checkWriting()
-        pending.append(contentsOf: bytes)
         byteCount += UInt64(bytes.count)
+        var rest = bytes[...]
         do {
-            while pending.count >= partByteCount {
-                let part = Data(pending.prefix(partByteCount))
-                pending = Data(pending.dropFirst(partByteCount))
-                try await send(part)
+            while !rest.isEmpty {
+                if pending.isEmpty { pending.reserveCapacity(partByteCount) }
+                let taken = rest.prefix(partByteCount - pending.count)
+                pending.append(contentsOf: taken)
+                rest = rest.dropFirst(taken.count)
+                if pending.count == partByteCount {
+                    let part = pending
+                    pending = Data()
+                    try await send(part)
+                }
             }
         } catch {
             await abort()
