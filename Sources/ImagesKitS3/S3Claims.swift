@@ -70,12 +70,23 @@ struct S3Claims: Sendable {
         return live
     }
 
-    /// Writes a fresh marker for `old`, then removes `old`.
-    func renew(_ old: Marker) async throws -> Marker {
+    /// Writes a fresh marker for the lease `state` holds at `old` and, once listings show it,
+    /// puts it in its place and removes `old`, so that the holder always has a listed marker; when the lease ended meanwhile, the fresh marker goes instead. A renewal
+    /// that fails is tried again at the next turn.
+    func renew(_ old: Marker, in state: S3LeaseState) async {
         let fresh = Marker(folder: old.folder, expiry: Date().addingTimeInterval(lease), token: old.token)
-        try await client.put(fresh.key, Data(), contentType: "text/plain")
-        try await client.delete(old.key)
-        return fresh
+        do {
+            try await client.put(fresh.key, Data(), contentType: "text/plain")
+            _ = try await client.listShowing(fresh.key, prefix: fresh.folder)
+        } catch {
+            return
+        }
+        let stale = state.replace(old, with: fresh) ? old : fresh
+        do {
+            try await client.delete(stale.key)
+        } catch {
+            remove(stale)
+        }
     }
 
     /// Removes a released marker, trying again until it is gone or has expired; until then,
@@ -144,11 +155,16 @@ final class S3Lease: ImageClaim, Sendable {
         self.state = state
         let every = UInt64(max(1, claims.lease / 4) * 1e9)
         self.renewal = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: every)
+            while true {
+                do {
+                    try await Task.sleep(nanoseconds: every)
+                } catch {
+                    return
+                }
                 guard let old = state.current() else { return }
-                guard let fresh = try? await claims.renew(old) else { continue }
-                if !state.replace(old, with: fresh) { claims.remove(fresh) }
+                // In a task of its own, so that a release in the middle can't cut it short
+                // between writing the fresh marker and recording it.
+                await Task { await claims.renew(old, in: state) }.value
             }
         }
     }
@@ -169,6 +185,7 @@ final class S3Lease: ImageClaim, Sendable {
     /// most and the marker expires with its lease.
     func finish() async {
         renewal.cancel()
+        await renewal.value
         guard let marker = state.end() else { return }
         let removal = claims.remove(marker)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
