@@ -145,7 +145,7 @@ inflating_peer() {
 }
 
 content() { echo "$1/content/${2#private/}.data"; }
-size_of() { stat -c %s "$1"; }
+size_of() { stat -L -c %s "$1"; }
 allocated_of() { echo $(($(stat -c '%b' "$1") * $(stat -c '%B' "$1"))); }
 # Bytes in use on a disk's filesystem, in full: mawk prints numbers past 2^31 with six digits.
 used_of() {
@@ -255,7 +255,7 @@ start_s3() {
 # the object ImagesKit stored with curl too. Every download must equal the input.
 s3_transfers() {
     local ik_out="$run_dir/s3-imageskit.out" curl_out="$run_dir/s3-curl.out" number
-    record s3-size "$(stat -L -c %s "$s3_input")"
+    record s3-size "$(size_of "$s3_input")"
     bench "s3://$s3_bucket/imageskit" put "$s3_input"
     record ik-s3-put "$elapsed"
     record ik-s3-put-peak "$peak"
@@ -658,7 +658,7 @@ ImagesKit and for each peer on its own. Sizes are decimal megabytes.
   'x-amz-content-sha256: UNSIGNED-PAYLOAD' http://KEY:SECRET@HOST/BUCKET/KEY` (the key's `:`
   written `%3A`; curl 7.88 sends no payload header of its own, which s3api requires). The
   download is `imageskit-bench s3://BUCKET/PREFIX get ID OUT`: the content read back through
-  the store's reader (8 MiB ranged GETs, four ahead) in 1 MiB pieces into a new file. Its peer
+  the store's reader (4 MiB ranged GETs, four ahead) in 1 MiB pieces into a new file. Its peer
   is `curl -o OUT` of the object curl PUT; the row after it sets the same download against
   `curl -o OUT` of the object ImagesKit stored, whose parts the server joins as it sends them.
   Every download must equal the file byte for byte.

@@ -3,7 +3,8 @@ import Foundation
 /// Where an ``S3ImageStore`` keeps its objects and how it talks to the service.
 ///
 /// The defaults suit images up to the product's 6 GB limit: 8 MiB parts give at most 716 parts
-/// (S3 allows 10,000), and four parts or ranges in flight keep about 40 MiB in memory.
+/// (S3 allows 10,000), and four parts of 8 MiB and four ranges of 4 MiB in flight hold 32 and
+/// 16 MiB of content (URLSession keeps a copy of each besides).
 public struct S3Configuration: Sendable {
     /// How bucket names go into request addresses.
     public enum Addressing: String, Sendable {
@@ -29,7 +30,12 @@ public struct S3Configuration: Sendable {
     public var partByteCount: Int
     /// How many parts upload at once.
     public var partsInFlight: Int
-    /// The size of each ranged GET that reads content back.
+    /// The size of each ranged GET that reads content back, 4 MiB by default.
+    ///
+    /// On Linux, URLSession gathers each answer in a buffer that grows as the bytes come and
+    /// copies it whole at the end, so per byte a larger range costs more time and memory: on
+    /// loopback, 4 MiB ranges read back about 9% faster than 8 MiB ones, with about 40 MiB less
+    /// peak memory.
     public var rangeByteCount: Int
     /// How many ranged GETs run ahead of the reader.
     public var rangesInFlight: Int
@@ -60,7 +66,7 @@ public struct S3Configuration: Sendable {
         self.addressing = addressing
         self.partByteCount = 8 << 20
         self.partsInFlight = 4
-        self.rangeByteCount = 8 << 20
+        self.rangeByteCount = 4 << 20
         self.rangesInFlight = 4
         self.retryPolicy = S3RetryPolicy()
         self.idleTimeout = 60
