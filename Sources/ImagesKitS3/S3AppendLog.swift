@@ -7,7 +7,8 @@ import ImagesKit
 struct S3AppendLog: Sendable {
     let client: S3Client
     let folder: String
-    private let counter = S3Counter()
+    /// How many entries this process appended, shared by the logs of one store.
+    private let counter = S3Locked<UInt64>(0)
 
     init(client: S3Client, folder: String) {
         self.client = client
@@ -17,13 +18,13 @@ struct S3AppendLog: Sendable {
     /// Writes one entry after every entry already written.
     func append(_ entry: Data) async throws {
         let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-        let time = String(milliseconds)
-        let count = String(counter.next())
-        let tag = UInt32.random(in: 0...UInt32.max)
+        let count = counter.withLock {
+            $0 += 1
+            return $0
+        }
+        let tag = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let key =
-            folder + String(repeating: "0", count: max(0, 15 - time.count)) + time + "-"
-            + String(repeating: "0", count: max(0, 12 - count.count)) + count + "-" + String(tag, radix: 16)
-            + ".json"
+            folder + S3StoreKeys.digits(milliseconds, width: 15) + "-" + S3StoreKeys.digits(count) + "-" + tag + ".json"
         try await client.put(key, entry, contentType: "application/json")
     }
 
@@ -32,20 +33,6 @@ struct S3AppendLog: Sendable {
         let keys = try await client.list(prefix: folder).map(\.key).filter { $0.hasSuffix(".json") }
         let contents = try await client.getAll(keys)
         return zip(keys, contents).compactMap { key, data in data.map { (key, $0) } }
-    }
-}
-
-/// A number that only grows, shared by the tasks of one process.
-final class S3Counter: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var value: UInt64 = 0
-
-    /// The next number, from 1.
-    func next() -> UInt64 {
-        lock.withLock {
-            value += 1
-            return value
-        }
     }
 }
 

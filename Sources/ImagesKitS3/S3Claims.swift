@@ -12,7 +12,8 @@ import ImagesKit
 struct S3Claims: Sendable {
     let client: S3Client
     let keys: S3StoreKeys
-    private let releasing = S3ReleasingMarkers()
+    /// Markers this process released but has not yet removed.
+    private let releasing = S3Locked<Set<String>>([])
 
     init(client: S3Client, keys: S3StoreKeys) {
         self.client = client
@@ -58,7 +59,8 @@ struct S3Claims: Sendable {
     private func liveOthers(in folder: String, besides key: String) async throws -> [Marker] {
         var live: [Marker] = []
         for object in try await client.listShowing(key, prefix: folder) where object.key != key {
-            guard !releasing.contains(object.key), let marker = Marker(key: object.key, folder: folder) else {
+            guard !releasing.withLock({ $0.contains(object.key) }), let marker = Marker(key: object.key, folder: folder)
+            else {
                 continue
             }
             if marker.expiry < Date() {
@@ -95,7 +97,7 @@ struct S3Claims: Sendable {
     /// - Returns: The task that removes it, to wait for.
     @discardableResult
     func remove(_ marker: Marker) -> Task<Void, Never> {
-        releasing.insert(marker.key)
+        releasing.withLock { _ = $0.insert(marker.key) }
         let client = client
         let releasing = releasing
         return Task {
@@ -109,7 +111,7 @@ struct S3Claims: Sendable {
                     pause = min(pause * 2, 10_000_000_000)
                 }
             }
-            releasing.remove(marker.key)
+            releasing.withLock { _ = $0.remove(marker.key) }
         }
     }
 
@@ -137,8 +139,8 @@ struct S3Claims: Sendable {
         }
 
         var key: String {
-            let milliseconds = String(UInt64(max(0, expiry.timeIntervalSince1970 * 1000)))
-            return folder + String(repeating: "0", count: max(0, 15 - milliseconds.count)) + milliseconds + "-" + token
+            let milliseconds = UInt64(max(0, expiry.timeIntervalSince1970 * 1000))
+            return folder + S3StoreKeys.digits(milliseconds, width: 15) + "-" + token
         }
     }
 }
@@ -189,14 +191,21 @@ final class S3Lease: ImageClaim, Sendable {
         guard let marker = state.end() else { return }
         let removal = claims.remove(marker)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumed = S3Once()
+            let resumed = S3Locked(false)
+            let resumeOnce: @Sendable () -> Void = {
+                let first = resumed.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume() }
+            }
             Task {
                 await removal.value
-                if resumed.first() { continuation.resume() }
+                resumeOnce()
             }
             Task {
                 try? await Task.sleep(nanoseconds: 10_000_000_000)
-                if resumed.first() { continuation.resume() }
+                resumeOnce()
             }
         }
     }
@@ -204,54 +213,30 @@ final class S3Lease: ImageClaim, Sendable {
 
 /// The marker a lease holds now, or `nil` once it is released.
 final class S3LeaseState: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var marker: S3Claims.Marker?
+    private let marker: S3Locked<S3Claims.Marker?>
 
     init(marker: S3Claims.Marker) {
-        self.marker = marker
+        self.marker = S3Locked(marker)
     }
 
     func current() -> S3Claims.Marker? {
-        lock.withLock { marker }
+        marker.withLock { $0 }
     }
 
     /// Puts `fresh` in place of `old`; `false` when the lease was released meanwhile.
     func replace(_ old: S3Claims.Marker, with fresh: S3Claims.Marker) -> Bool {
-        lock.withLock {
-            guard marker?.key == old.key else { return false }
-            marker = fresh
+        marker.withLock { held in
+            guard held?.key == old.key else { return false }
+            held = fresh
             return true
         }
     }
 
     /// Ends the lease, returning the marker to remove.
     func end() -> S3Claims.Marker? {
-        lock.withLock {
-            defer { marker = nil }
-            return marker
-        }
-    }
-}
-
-/// Markers this process released but has not yet removed.
-final class S3ReleasingMarkers: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var keys: Set<String> = []
-
-    func insert(_ key: String) { lock.withLock { _ = keys.insert(key) } }
-    func remove(_ key: String) { lock.withLock { _ = keys.remove(key) } }
-    func contains(_ key: String) -> Bool { lock.withLock { keys.contains(key) } }
-}
-
-/// Says `true` to the first caller only.
-final class S3Once: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var done = false
-
-    func first() -> Bool {
-        lock.withLock {
-            defer { done = true }
-            return !done
+        marker.withLock { held in
+            defer { held = nil }
+            return held
         }
     }
 }

@@ -230,18 +230,17 @@ struct S3PartJob: Sendable {
 /// Unfinished uploads a writer could not end, say while the service was unreachable; the store
 /// ends them at its next write.
 final class S3Leftovers: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var uploads: [S3PendingUpload] = []
+    private let uploads = S3Locked<[S3PendingUpload]>([])
 
     /// Remembers an upload to end later.
     func add(_ upload: S3PendingUpload) {
-        lock.withLock { uploads.append(upload) }
+        uploads.withLock { $0.append(upload) }
     }
 
     private func takeAll() -> [S3PendingUpload] {
-        lock.withLock {
-            defer { uploads = [] }
-            return uploads
+        uploads.withLock { held in
+            defer { held = [] }
+            return held
         }
     }
 

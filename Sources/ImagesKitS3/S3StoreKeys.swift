@@ -31,10 +31,10 @@ struct S3StoreKeys: Sendable {
         return number
     }
 
-    /// `number` with twelve digits.
-    static func digits(_ number: Int) -> String {
+    /// `number` in decimal, with zeros in front up to `width` digits.
+    static func digits(_ number: some BinaryInteger, width: Int = 12) -> String {
         let text = String(number)
-        return String(repeating: "0", count: max(0, 12 - text.count)) + text
+        return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 
     /// The number of an account image.
