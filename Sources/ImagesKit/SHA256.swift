@@ -8,6 +8,7 @@ public final class SHA256Digest {
 
     /// Starts an empty digest.
     public init() {
+        LibCrypto.start()
         context = EVP_MD_CTX_new()
         precondition(context != nil && EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "libcrypto: no SHA-256")
     }

@@ -48,6 +48,8 @@ final class S3Client: Sendable {
     private let signer: SigV4Signer
 
     init(configuration: S3Configuration) {
+        // URLSession's libcurl starts libcrypto too; ImagesKit's start must come first to hold.
+        LibCrypto.start()
         self.configuration = configuration
         let settings = URLSessionConfiguration.ephemeral
         settings.timeoutIntervalForRequest = configuration.idleTimeout

@@ -1,10 +1,12 @@
 import CImagesKitCrypto
 import Foundation
+import ImagesKit
 
 /// HMAC-SHA256 computed by libcrypto.
 enum HMACSHA256 {
     /// The 32-byte HMAC-SHA256 of `message` under `key`.
     static func mac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        LibCrypto.start()
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         // libcrypto wants real pointers even for empty input, so empty arrays lend a dummy byte.
