@@ -497,6 +497,9 @@ use = egg:swift#s3api
 location = $s3_region
 s3_acl = false
 dns_compliant_bucket_names = true
+# Virtual-hosted requests name the bucket in the host: BUCKET.localhost:PORT, which curl takes
+# for the loopback address without asking any resolver.
+storage_domain = localhost
 # AWS's limit of parts per upload (Swift's default is 1000).
 max_upload_part_num = 10000
 
