@@ -38,6 +38,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CImagesKitCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .systemLibrary(name: "CImagesKitSystem"),
         .target(
             name: "ImagesKit",
@@ -66,7 +71,7 @@ let package = Package(
         ),
         .target(
             name: "ImagesKitS3",
-            dependencies: ["ImagesKit", "CImagesKitCrypto"],
+            dependencies: ["ImagesKit", "CImagesKitCrypto", "CImagesKitCurl"],
             swiftSettings: strictSettings
         ),
         .target(

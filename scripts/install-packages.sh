@@ -39,7 +39,7 @@ packages=(
     zstd
     ca-certificates
     curl             # signed S3 requests in scripts/objectstore.sh
-    libcurl4         # URLSession (FoundationNetworking) of ImagesKitS3
+    libcurl4-openssl-dev # libcurl, the HTTP client of ImagesKitS3
     libxml2          # XMLParser (FoundationXML), which reads S3 answers
     rsyslog          # collects the object store servers' logs (scripts/objectstore.sh)
     # The S3-compatible object store of the ImagesKitS3 tests (scripts/objectstore.sh):

@@ -1,10 +1,6 @@
 import Foundation
 import ImagesKit
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// One request to the service, before signing.
 struct S3Call: Sendable {
     /// The HTTP method.
@@ -40,31 +36,17 @@ struct S3Reply: Sendable {
     func header(_ name: String) -> String? { headers[name] }
 }
 
-/// Signs requests, sends them with URLSession and retries those that failed for a passing
-/// reason; every failure comes out as an ``ImagesKitError`` with `store_failure`.
+/// Signs requests, sends them with libcurl and retries those that failed for a passing reason;
+/// every failure comes out as an ``ImagesKitError`` with `store_failure`.
 final class S3Client: Sendable {
     let configuration: S3Configuration
-    private let session: URLSession
+    private let handles: S3CurlPool
     private let signer: SigV4Signer
 
     init(configuration: S3Configuration) {
-        // URLSession's libcurl starts libcrypto too; ImagesKit's start must come first to hold.
-        LibCrypto.start()
         self.configuration = configuration
-        let settings = URLSessionConfiguration.ephemeral
-        settings.timeoutIntervalForRequest = configuration.idleTimeout
-        settings.timeoutIntervalForResource = configuration.requestTimeout
-        settings.httpMaximumConnectionsPerHost = max(configuration.partsInFlight, configuration.rangesInFlight) + 4
-        settings.requestCachePolicy = .reloadIgnoringLocalCacheData
-        settings.urlCache = nil
-        settings.httpCookieStorage = nil
-        settings.httpShouldSetCookies = false
-        self.session = URLSession(configuration: settings)
+        self.handles = S3CurlPool(capacity: max(configuration.partsInFlight, configuration.rangesInFlight) + 4)
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
-    }
-
-    deinit {
-        session.finishTasksAndInvalidate()
     }
 
     /// Sends `call`, trying again with growing waits while it fails for a passing reason.
@@ -98,35 +80,25 @@ final class S3Client: Sendable {
     /// Sends `call` once.
     private func sendOnce(_ call: S3Call, payloadHash: String) async throws -> S3Reply {
         try Self.checkCancellation()
-        let request = makeRequest(call, payloadHash: payloadHash)
-        let exchange = S3Exchange(session: session, request: request, body: call.body)
-        let (body, response): (Data, URLResponse)
+        let handle = handles.take()
+        let answer: S3WireAnswer
         do {
-            (body, response) = try await exchange.run(deadline: configuration.requestTimeout)
-        } catch {
+            answer = try await S3Transfer(makeRequest(call, payloadHash: payloadHash), on: handle).run(
+                idleTimeout: configuration.idleTimeout, deadline: configuration.requestTimeout)
+        } catch let failure as S3WireFailure {
             try Self.checkCancellation()
-            let reason =
-                exchange.passedDeadline ? "timed out after \(Int(configuration.requestTimeout)) s" : Self.reason(error)
             throw S3TransportError(
                 request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
-                reason: reason)
+                reason: failure.reason)
         }
-        return try reply(to: call, response: response, body: body)
+        handles.give(handle)
+        return try reply(to: call, answer)
     }
 
     /// Checks the answer's status and body, turning error answers into ``S3ServiceError``.
-    private func reply(to call: S3Call, response: URLResponse, body: Data) throws -> S3Reply {
-        guard let http = response as? HTTPURLResponse else {
-            throw S3TransportError(
-                request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
-                reason: "not an HTTP answer")
-        }
-        var headers: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
-        }
-        let reply = S3Reply(status: http.statusCode, headers: headers, body: body)
-        if call.accepted.contains(reply.status), !Self.isErrorDocument(body, from: call) { return reply }
+    private func reply(to call: S3Call, _ answer: S3WireAnswer) throws -> S3Reply {
+        let reply = S3Reply(status: answer.status, headers: answer.headers, body: answer.body)
+        if call.accepted.contains(reply.status), !Self.isErrorDocument(reply.body, from: call) { return reply }
         throw serviceError(call, reply)
     }
 
@@ -161,21 +133,17 @@ final class S3Client: Sendable {
 }
 
 extension S3Client {
-    /// The signed URLRequest for `call`.
-    private func makeRequest(_ call: S3Call, payloadHash: String) -> URLRequest {
+    /// The signed request for `call`.
+    private func makeRequest(_ call: S3Call, payloadHash: String) -> S3WireRequest {
         let address = S3Address(configuration: configuration)
         let path = address.path(key: call.key)
         let query = call.query.map { (name: S3Address.encode($0.name), value: S3Address.encode($0.value)) }
-        var headers = [(name: "Host", value: address.host)] + call.headers
+        let headers = [(name: "Host", value: address.host)] + call.headers
         let signing = SigV4Request(
             method: call.method, path: path, query: query, headers: headers, payloadHash: payloadHash)
-        headers += signer.authorizationHeaders(for: signing, at: Date())
-        var request = URLRequest(url: address.url(path: path, query: query))
-        request.httpMethod = call.method
-        request.timeoutInterval = configuration.idleTimeout
-        for header in headers { request.setValue(header.value, forHTTPHeaderField: header.name) }
-        if !call.body.isEmpty { request.setValue(String(call.body.count), forHTTPHeaderField: "Content-Length") }
-        return request
+        return S3WireRequest(
+            method: call.method, url: address.url(path: path, query: query).absoluteString,
+            headers: headers + signer.authorizationHeaders(for: signing, at: Date()), body: call.body)
     }
 
     /// The SHA-256 of `data` in hexadecimal.
@@ -196,18 +164,6 @@ extension S3Client {
             try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
         } catch {
             try checkCancellation()
-        }
-    }
-
-    private static func reason(_ error: any Error) -> String {
-        guard let error = error as? URLError else { return "\(error)" }
-        switch error.code {
-        case .timedOut: return "timed out"
-        case .cannotConnectToHost: return "connection refused"
-        case .networkConnectionLost: return "connection lost"
-        case .cannotFindHost, .dnsLookupFailed: return "host name not found"
-        default:
-            return error.localizedDescription.isEmpty ? "URL error \(error.code.rawValue)" : error.localizedDescription
         }
     }
 }
@@ -261,73 +217,5 @@ struct S3Address {
             }
         }
         return result
-    }
-}
-
-/// One request on the wire: URLSession's task, cancelled when the calling Swift task is
-/// cancelled or when the request outlives its deadline, whatever URLSession's own timers do.
-final class S3Exchange: Sendable {
-    private let session: URLSession
-    private let request: URLRequest
-    private let body: Data
-    private let lock = NSLock()
-    nonisolated(unsafe) private var task: URLSessionTask?
-    nonisolated(unsafe) private var cancelled = false
-    nonisolated(unsafe) private var deadlinePassed = false
-
-    init(session: URLSession, request: URLRequest, body: Data) {
-        self.session = session
-        self.request = request
-        self.body = body
-    }
-
-    /// Whether the request was stopped for taking longer than its deadline.
-    var passedDeadline: Bool { lock.withLock { deadlinePassed } }
-
-    /// Sends the request and waits for its answer, at most `deadline` seconds.
-    func run(deadline: TimeInterval) async throws -> (Data, URLResponse) {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                start(deadline: deadline) { data, response, error in
-                    if let data, let response {
-                        continuation.resume(returning: (data, response))
-                    } else {
-                        continuation.resume(throwing: error ?? URLError(.badServerResponse))
-                    }
-                }
-            }
-        } onCancel: {
-            stop(becauseOfDeadline: false)
-        }
-    }
-
-    private func start(
-        deadline: TimeInterval, _ completion: @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void
-    ) {
-        let task =
-            body.isEmpty
-            ? session.dataTask(with: request, completionHandler: completion)
-            : session.uploadTask(with: request, from: body, completionHandler: completion)
-        let startNow = lock.withLock {
-            self.task = task
-            return !cancelled
-        }
-        guard startNow else {
-            completion(nil, nil, URLError(.cancelled))
-            return
-        }
-        task.resume()
-        DispatchQueue.global().asyncAfter(deadline: .now() + deadline) { [weak self] in
-            self?.stop(becauseOfDeadline: true)
-        }
-    }
-
-    private func stop(becauseOfDeadline: Bool) {
-        let running = lock.withLock {
-            cancelled = true
-            if becauseOfDeadline, task?.state == .running { deadlinePassed = true }
-            return task
-        }
-        running?.cancel()
     }
 }
