@@ -27,9 +27,13 @@ enum S3Options {
         guard let addressing = S3Configuration.Addressing(rawValue: addressingText) else {
             throw UsageError("--s3-addressing takes path or virtual, not \(addressingText)")
         }
-        return S3Configuration(
+        var configuration = S3Configuration(
             endpoint: endpoint, region: region, bucket: bucket, prefix: prefix, credentials: credentials,
             addressing: addressing)
+        configuration.certificateAuthorities = nonEmpty(environment["AWS_CA_BUNDLE"]).map {
+            URL(fileURLWithPath: $0)
+        }
+        return configuration
     }
 
     private static func nonEmpty(_ text: String?) -> String? {

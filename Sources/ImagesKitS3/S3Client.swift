@@ -68,7 +68,7 @@ final class S3Client: Sendable {
                     throw ImagesKitError.s3(error, bucket: configuration.bucket, attempts: attempt)
                 }
             } catch let error as S3TransportError {
-                guard attempt < policy.maximumAttempts else {
+                guard error.isPassing, attempt < policy.maximumAttempts else {
                     throw ImagesKitError.s3(error, bucket: configuration.bucket, attempts: attempt)
                 }
             }
@@ -84,12 +84,13 @@ final class S3Client: Sendable {
         let answer: S3WireAnswer
         do {
             answer = try await S3Transfer(makeRequest(call, payloadHash: payloadHash), on: handle).run(
-                idleTimeout: configuration.idleTimeout, deadline: configuration.requestTimeout)
+                idleTimeout: configuration.idleTimeout, deadline: configuration.requestTimeout,
+                certificateAuthorities: configuration.certificateAuthorities?.path)
         } catch let failure as S3WireFailure {
             try Self.checkCancellation()
             throw S3TransportError(
                 request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
-                reason: failure.reason)
+                reason: failure.reason, isPassing: failure.kind != .untrusted)
         }
         handles.give(handle)
         return try reply(to: call, answer)

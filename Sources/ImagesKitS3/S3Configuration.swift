@@ -39,6 +39,9 @@ public struct S3Configuration: Sendable {
     public var rangeByteCount: Int
     /// How many ranged GETs run ahead of the reader.
     public var rangesInFlight: Int
+    /// A PEM file of the certificate authorities an `https` endpoint's certificate must come
+    /// from, for a service behind a private authority; `nil` trusts the system's authorities.
+    public var certificateAuthorities: URL?
     /// When requests that failed for a passing reason are tried again.
     public var retryPolicy: S3RetryPolicy
     /// How long a request may wait for the next bytes before it fails, in seconds.
@@ -94,6 +97,9 @@ public struct S3Configuration: Sendable {
             return "parts and ranges in flight must be at least 1, ranges at least 64 KiB"
         }
         guard partByteCount <= 5 << 30 else { return "parts must be at most 5 GiB" }
+        if let file = certificateAuthorities, !FileManager.default.isReadableFile(atPath: file.path) {
+            return "the certificate authorities file \(file.path) can't be read"
+        }
         return nil
     }
 

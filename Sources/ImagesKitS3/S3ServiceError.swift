@@ -72,6 +72,9 @@ public struct S3TransportError: Error, Sendable, CustomStringConvertible {
     public let endpoint: String
     /// What the network layer said.
     public let reason: String
+    /// Whether the same request may go through later: not when the service's certificate is
+    /// not trusted.
+    var isPassing = true
 
     /// The request, the endpoint and the reason.
     public var description: String { "\(request) to \(endpoint) got no answer: \(reason)" }
@@ -95,10 +98,15 @@ extension ImagesKitError {
 
     /// The store failure for a request that got no answer.
     static func s3(_ error: S3TransportError, bucket: String, attempts: Int) -> ImagesKitError {
-        ImagesKitError(
+        let advice =
+            error.isPassing
+            ? "check the endpoint address and that the service is running and reachable"
+            : "give the authority that signed the service's certificate as a PEM file in "
+                + "S3Configuration.certificateAuthorities (imagesctl: AWS_CA_BUNDLE), or check the endpoint's host name"
+        let tries = attempts == 1 ? "1 attempt" : "\(attempts) attempts"
+        return ImagesKitError(
             .storeFailure,
-            "S3 \(error.request) got no answer from \(error.endpoint) in \(attempts) attempts (\(error.reason)): "
-                + "check the endpoint address and that the service is running and reachable",
+            "S3 \(error.request) got no answer from \(error.endpoint) in \(tries) (\(error.reason)): \(advice)",
             cause: error, context: ["bucket": bucket, "endpoint": error.endpoint])
     }
 }

@@ -27,7 +27,7 @@ struct S3WireAnswer: Sendable {
 /// Why a request got no answer.
 struct S3WireFailure: Error, Sendable {
     /// What kind of failure it was.
-    enum Kind: Sendable { case cancelled, timedOut, passedDeadline, other }
+    enum Kind: Sendable { case cancelled, timedOut, passedDeadline, untrusted, other }
 
     let kind: Kind
     /// The reason, for messages: `connection refused`, `timed out`, ...
@@ -106,12 +106,19 @@ final class S3Transfer: @unchecked Sendable {
     }
 
     /// Sends the request and waits for the answer: at most `idleTimeout` seconds without a byte
-    /// moving, at most `deadline` seconds in all; cancelling the calling task stops it.
-    func run(idleTimeout: TimeInterval, deadline: TimeInterval) async throws -> S3WireAnswer {
+    /// moving, at most `deadline` seconds in all; cancelling the calling task stops it. An
+    /// `https` service's certificate must come from `certificateAuthorities` (a PEM file) when
+    /// given, else from the system's authorities.
+    func run(
+        idleTimeout: TimeInterval, deadline: TimeInterval, certificateAuthorities: String? = nil
+    ) async throws -> S3WireAnswer {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let thread = Thread {
-                    continuation.resume(with: self.perform(idleTimeout: idleTimeout, deadline: deadline))
+                    continuation.resume(
+                        with: self.perform(
+                            idleTimeout: idleTimeout, deadline: deadline, certificateAuthorities: certificateAuthorities
+                        ))
                 }
                 thread.start()
             }
@@ -120,7 +127,9 @@ final class S3Transfer: @unchecked Sendable {
         }
     }
 
-    private func perform(idleTimeout: TimeInterval, deadline: TimeInterval) -> Result<S3WireAnswer, S3WireFailure> {
+    private func perform(
+        idleTimeout: TimeInterval, deadline: TimeInterval, certificateAuthorities: String?
+    ) -> Result<S3WireAnswer, S3WireFailure> {
         if stopped.withLock({ $0 }) { return .failure(S3WireFailure(kind: .cancelled, reason: "cancelled")) }
 
         let curl = handle.pointer
@@ -132,6 +141,7 @@ final class S3Transfer: @unchecked Sendable {
         list = curl_slist_append(list, "Accept:")
         defer { curl_slist_free_all(list) }
         configure(curl, headers: list, idleTimeout: idleTimeout, deadline: deadline)
+        if let certificateAuthorities { imageskit_curl_set_string(curl, CURLOPT_CAINFO, certificateAuthorities) }
 
         let started = Date()
         let code = withExtendedLifetime(self) { curl_easy_perform(curl) }
@@ -193,6 +203,9 @@ final class S3Transfer: @unchecked Sendable {
                 return S3WireFailure(kind: .passedDeadline, reason: "timed out after \(Int(deadline)) s")
             }
             return S3WireFailure(kind: .timedOut, reason: "timed out")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+            let detail = String(cString: curl_easy_strerror(code))
+            return S3WireFailure(kind: .untrusted, reason: "the service's TLS certificate is not trusted: \(detail)")
         case CURLE_COULDNT_CONNECT:
             return S3WireFailure(kind: .other, reason: "connection refused")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
