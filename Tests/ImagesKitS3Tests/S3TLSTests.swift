@@ -17,17 +17,9 @@ struct S3TLSTests {
         configuration.certificateAuthorities = front.authority
         let store = try S3ImageStore(configuration: configuration, region: "us-east")
         let bytes = S3TestBucket.payload(11 << 20 + 777, seed: 23)
-        let record = S3TestBucket.availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
-        try await store.save(ImageStoreContract.sampleRecord(number: record.image.id.number!))
 
-        let writer = try await store.beginContent(for: record.image.id)
-        for start in stride(from: 0, to: bytes.count, by: 3_000_017) {
-            try await writer.write(Array(bytes[start..<min(bytes.count, start + 3_000_017)]))
-        }
-        try await writer.commit(record)
+        let same = try await S3TestBucket.roundTrip(store, bytes, piece: 3_000_017)
 
-        #expect(try await store.record(record.image.id) == record)
-        let same = try await S3TestBucket.read(store, record.image.id) == bytes
         #expect(same)
         #expect(front.connectionCount > 0)
     }
@@ -90,19 +82,8 @@ final class TLSFront {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try await Shell.run(certificates(in: folder.path))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [
-            "-c", program, folder.path, String(server.endpoint.port ?? 80),
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no TLS front: \(line)"])
-        }
+        let (process, port) = try S3TestBucket.startPythonServer(
+            program, [folder.path, String(server.endpoint.port ?? 80)])
         return TLSFront(folder: folder, process: process, port: port)
     }
 

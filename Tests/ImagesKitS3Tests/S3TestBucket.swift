@@ -69,6 +69,41 @@ enum S3TestBucket {
         return bytes
     }
 
+    /// Stores `bytes` as a new image's content, written `piece` bytes at a time, and returns
+    /// whether its record and every byte came back the same.
+    static func roundTrip(_ store: S3ImageStore, _ bytes: [UInt8], piece: Int) async throws -> Bool {
+        let record = availableRecord(number: try await store.reserveImageNumber(), bytes: bytes)
+        try await store.save(ImageStoreContract.sampleRecord(number: record.image.id.number!))
+        let writer = try await store.beginContent(for: record.image.id)
+        for start in stride(from: 0, to: bytes.count, by: piece) {
+            try await writer.write(Array(bytes[start..<min(bytes.count, start + piece)]))
+        }
+        try await writer.commit(record)
+
+        let sameRecord = try await store.record(record.image.id) == record
+        let sameBytes = try await read(store, record.image.id) == bytes
+        return sameRecord && sameBytes
+    }
+
+    /// Starts `python3 -c program arguments...`, which must print the port it listens on as
+    /// its first line; kills it when it prints anything else.
+    static func startPythonServer(_ program: String, _ arguments: [String]) throws -> (process: Process, port: Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", program] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw CocoaError(
+                .fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no port from python3: \(line)"])
+        }
+        return (process, port)
+    }
+
     /// An `available` record for content of `bytes`.
     static func availableRecord(number: Int, bytes: [UInt8]) -> StoredImage {
         var record = ImageStoreContract.sampleRecord(number: number)

@@ -21,18 +21,9 @@ final class ScriptedHTTPServer {
     init(_ answers: [Answer]) throws {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("scripted-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         let script = String(decoding: try JSONEncoder().encode(answers), as: UTF8.self)
-        process.arguments = ["-c", Self.program, script, log.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CocoaError(.fileReadCorruptFile)
-        }
+        let (process, port) = try S3TestBucket.startPythonServer(Self.program, [script, log.path])
+        self.process = process
         endpoint = URL(string: "http://127.0.0.1:\(port)")!
     }
 
