@@ -90,7 +90,7 @@ final class S3Client: Sendable {
             try Self.checkCancellation()
             throw S3TransportError(
                 request: call.summary(bucket: configuration.bucket), endpoint: configuration.endpoint.absoluteString,
-                reason: failure.reason, isPassing: failure.kind != .untrusted)
+                reason: failure.reason, isPassing: failure.isPassing)
         }
         handles.give(handle)
         return try reply(to: call, answer)

@@ -26,12 +26,10 @@ struct S3WireAnswer: Sendable {
 
 /// Why a request got no answer.
 struct S3WireFailure: Error, Sendable {
-    /// What kind of failure it was.
-    enum Kind: Sendable { case cancelled, timedOut, passedDeadline, untrusted, other }
-
-    let kind: Kind
     /// The reason, for messages: `connection refused`, `timed out`, ...
     let reason: String
+    /// Whether the same request may go through later: not when the certificate is untrusted.
+    var isPassing = true
 }
 
 /// libcurl, started once per process after libcrypto (which libcurl's TLS shares).
@@ -130,7 +128,7 @@ final class S3Transfer: @unchecked Sendable {
     private func perform(
         idleTimeout: TimeInterval, deadline: TimeInterval, certificateAuthorities: String?
     ) -> Result<S3WireAnswer, S3WireFailure> {
-        if stopped.withLock({ $0 }) { return .failure(S3WireFailure(kind: .cancelled, reason: "cancelled")) }
+        if stopped.withLock({ $0 }) { return .failure(S3WireFailure(reason: "cancelled")) }
 
         let curl = handle.pointer
         curl_easy_reset(curl)
@@ -197,23 +195,23 @@ final class S3Transfer: @unchecked Sendable {
     private func failure(_ code: CURLcode, after elapsed: TimeInterval, deadline: TimeInterval) -> S3WireFailure {
         switch code {
         case CURLE_ABORTED_BY_CALLBACK:
-            return S3WireFailure(kind: .cancelled, reason: "cancelled")
+            return S3WireFailure(reason: "cancelled")
         case CURLE_OPERATION_TIMEDOUT:
             if elapsed >= deadline - 0.05 {
-                return S3WireFailure(kind: .passedDeadline, reason: "timed out after \(Int(deadline)) s")
+                return S3WireFailure(reason: "timed out after \(Int(deadline)) s")
             }
-            return S3WireFailure(kind: .timedOut, reason: "timed out")
+            return S3WireFailure(reason: "timed out")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
             let detail = String(cString: curl_easy_strerror(code))
-            return S3WireFailure(kind: .untrusted, reason: "the service's TLS certificate is not trusted: \(detail)")
+            return S3WireFailure(reason: "the service's TLS certificate is not trusted: \(detail)", isPassing: false)
         case CURLE_COULDNT_CONNECT:
-            return S3WireFailure(kind: .other, reason: "connection refused")
+            return S3WireFailure(reason: "connection refused")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return S3WireFailure(kind: .other, reason: "host name not found")
+            return S3WireFailure(reason: "host name not found")
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
-            return S3WireFailure(kind: .other, reason: "connection lost")
+            return S3WireFailure(reason: "connection lost")
         default:
-            return S3WireFailure(kind: .other, reason: String(cString: curl_easy_strerror(code)))
+            return S3WireFailure(reason: String(cString: curl_easy_strerror(code)))
         }
     }
 
