@@ -26,24 +26,17 @@ struct CrashTests {
     }
 
     @Test func aKilledCaptureLeavesNoImageAndNoFiles() async throws {
-        let disk = try await makeBusyDisk(mebibytes: 120)
         let scratch = sandbox.path("scratch")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         var environment = Programs.environment
         environment["TMPDIR"] = scratch
 
-        let capture = Process()
-        capture.executableURL = URL(fileURLWithPath: Programs.imagesctl)
-        capture.arguments = ["--store", sandbox.store, "capture", disk, "--label", "killed"]
-        capture.environment = environment
-        capture.standardOutput = FileHandle.nullDevice
-        capture.standardError = FileHandle.nullDevice
-        try capture.run()
-        try await waitForRecord(of: 1)
-        try await Task.sleep(for: .milliseconds(300))
-        kill(capture.processIdentifier, SIGKILL)
-        capture.waitUntilExit()
-        #expect(capture.terminationReason == .uncaughtSignal)
+        var killed = false
+        for mebibytes in [120, 480] where !killed {
+            let disk = try await makeBusyDisk(mebibytes: mebibytes)
+            killed = try await killCaptureMidway(of: disk, environment: environment)
+        }
+        try #require(killed, "every capture ended before it could be caught in the middle")
 
         let listed = try await Programs.run(
             Programs.imagesctl, ["--store", sandbox.store, "--json", "list"], environment: environment,
@@ -91,12 +84,65 @@ struct CrashTests {
         #expect(missing.status == 1 && missing.standardError.contains("image_not_found"), "\(missing.standardError)")
     }
 
-    /// Waits until the capture has saved its `creating` record.
-    private func waitForRecord(of number: Int) async throws {
-        let path = sandbox.store + "/records/\(number).json"
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) {
-            try await Task.sleep(for: .milliseconds(50))
+    /// Runs a capture of `disk` and kills it with SIGKILL while its record still says `creating`.
+    ///
+    /// The capture is stopped with SIGSTOP before each look at its record, so what the test sees
+    /// is still true when the kill arrives. Returns false when the capture ended first (the store
+    /// is then emptied for another try with a bigger disk).
+    private func killCaptureMidway(of disk: String, environment: [String: String]) async throws -> Bool {
+        let capture = Process()
+        capture.executableURL = URL(fileURLWithPath: Programs.imagesctl)
+        capture.arguments = ["--store", sandbox.store, "capture", disk, "--label", "killed"]
+        capture.environment = environment
+        capture.standardOutput = FileHandle.nullDevice
+        capture.standardError = FileHandle.nullDevice
+        try capture.run()
+
+        while capture.isRunning {
+            try await Task.sleep(for: .milliseconds(10))
+            kill(capture.processIdentifier, SIGSTOP)
+            try await waitUntilStopped(capture.processIdentifier)
+            if try recordIsCreating() {
+                kill(capture.processIdentifier, SIGKILL)
+                capture.waitUntilExit()
+                #expect(capture.terminationReason == .uncaughtSignal)
+                return true
+            }
+            kill(capture.processIdentifier, SIGCONT)
         }
-        #expect(FileManager.default.fileExists(atPath: path), "the capture never started")
+        capture.waitUntilExit()
+        try FileManager.default.removeItem(atPath: sandbox.store)
+        return false
+    }
+
+    /// Waits until every thread of process `pid` has stopped, or the process has ended.
+    private func waitUntilStopped(_ pid: pid_t) async throws {
+        let tasks = "/proc/\(pid)/task"
+        while true {
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+            let states = threads.compactMap { threadState(tasks + "/" + $0 + "/stat") }
+            if states.allSatisfy({ $0 == "T" || $0 == "t" || $0 == "Z" || $0 == "X" }) { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// The state letter of a `/proc` stat file: the field after the name in parentheses.
+    private func threadState(_ path: String) -> Character? {
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[close...].dropFirst().first { $0 != " " }
+    }
+
+    /// Whether the store holds a record of a capture still being made.
+    private func recordIsCreating() throws -> Bool {
+        let records = sandbox.store + "/records"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: records)) ?? []
+        for name in names where name.hasSuffix(".json") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: records + "/" + name))
+            let stored = try APIJSON.decoder().decode(StoredImage.self, from: data)
+            if stored.image.status == .creating { return true }
+        }
+        return false
     }
 }
