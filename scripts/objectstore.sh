@@ -415,8 +415,10 @@ template(name="line" type="string" string="%timegenerated:::date-rfc3339% %syslo
 *.* action(type="omfile" file="$logs/swift.log" template="line")
 EOF
 
-    local name port app_settings
+    local name port app_settings workers
     for name in account container object proxy; do
+        workers=0
+        case "$name" in proxy | object) workers=${OBJECTSTORE_WORKERS:-0} ;; esac
         case "$name" in
             account) port=$port_account ;;
             container) port=$port_container ;;
@@ -430,7 +432,7 @@ EOF
 bind_ip = 127.0.0.1
 bind_port = $port
 # A single process serves (no forked workers), so the recorded PID is the whole server.
-workers = 0
+workers = $workers
 # Give up soon on a port that is taken (the default retries for 30 s).
 bind_timeout = 3
 user = $(id -un)

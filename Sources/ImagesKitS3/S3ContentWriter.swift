@@ -15,12 +15,19 @@ final class S3ContentWriter: ImageContentWriter {
     private let logger: ImagesLogger
     private let key: String
     private var state = State.writing
-    /// The part being filled, sent once it holds a whole part.
+    /// The buffer of the part being filled, a whole part long; sent once `filled` reaches its
+    /// end.
     private var pending = Data()
+    /// How many bytes of `pending` hold content.
+    private var filled = 0
     private var uploadID: String?
     private var nextPartNumber = 1
-    private var inFlight: [Task<S3UploadedPart, any Error>] = []
+    private var inFlight: [Task<S3SentPart, any Error>] = []
     private var uploaded: [S3UploadedPart] = []
+    /// Buffers of parts the service has taken, kept to hold later parts: a fresh part-sized
+    /// buffer comes from the kernel as new pages, and faulting them in costs as much CPU as
+    /// sending the bytes.
+    private var spareBuffers: [Data] = []
     private var contentIsWhole = false
 
     /// Bytes written so far.
@@ -45,20 +52,23 @@ final class S3ContentWriter: ImageContentWriter {
     /// are in flight, so memory stays at about that many parts.
     ///
     /// Bytes are copied once, into the part they belong to, and a whole part is handed over as
-    /// it is: slicing each part off a longer buffer would copy every byte a second time.
+    /// it is: slicing each part off a longer buffer would copy every byte a second time. The
+    /// part's buffer keeps its length while it fills, so that it is written in place.
     func write(_ bytes: [UInt8]) async throws {
         try checkWriting()
         byteCount += UInt64(bytes.count)
         var rest = bytes[...]
         do {
             while !rest.isEmpty {
-                if pending.isEmpty { pending.reserveCapacity(partByteCount) }
-                let taken = rest.prefix(partByteCount - pending.count)
-                pending.append(contentsOf: taken)
+                if pending.isEmpty { pending = spareBuffers.popLast() ?? Data(count: partByteCount) }
+                let taken = rest.prefix(partByteCount - filled)
+                pending.replaceSubrange(filled..<filled + taken.count, with: taken)
+                filled += taken.count
                 rest = rest.dropFirst(taken.count)
-                if pending.count == partByteCount {
+                if filled == partByteCount {
                     let part = pending
                     pending = Data()
+                    filled = 0
                     try await send(part)
                 }
             }
@@ -66,6 +76,13 @@ final class S3ContentWriter: ImageContentWriter {
             await abort()
             throw error
         }
+    }
+
+    /// Waits for a part in flight, keeping its number and ETag and, for reuse, its buffer.
+    private func collect(_ part: Task<S3SentPart, any Error>) async throws {
+        let sent = try await part.value
+        uploaded.append(sent.part)
+        spareBuffers.append(sent.buffer)
     }
 
     /// Completes the content, then writes the record; when the record can't be written, the
@@ -94,6 +111,8 @@ final class S3ContentWriter: ImageContentWriter {
         for part in inFlight { _ = try? await part.value }
         inFlight = []
         pending = Data()
+        filled = 0
+        spareBuffers = []
         await cleanUp()
     }
 
@@ -107,17 +126,20 @@ final class S3ContentWriter: ImageContentWriter {
     /// Sends the rest: one PUT when no part went yet, else the last part and the completion.
     private func finishContent() async throws {
         guard uploadID != nil else {
-            try await client.put(key, pending)
+            try await client.put(key, pending.prefix(filled))
             pending = Data()
+            filled = 0
             return
         }
-        if !pending.isEmpty {
-            let last = pending
+        if filled > 0 {
+            let last = pending.prefix(filled)
             pending = Data()
+            filled = 0
             try await send(last)
         }
-        for part in inFlight { uploaded.append(try await part.value) }
+        for part in inFlight { try await collect(part) }
         inFlight = []
+        spareBuffers = []
         try await completeUpload()
     }
 
@@ -132,11 +154,11 @@ final class S3ContentWriter: ImageContentWriter {
                     + "raise the part size")
         }
         if inFlight.count >= client.configuration.partsInFlight {
-            uploaded.append(try await inFlight.removeFirst().value)
+            try await collect(inFlight.removeFirst())
         }
         let job = S3PartJob(client: client, key: key, uploadID: uploadID, number: nextPartNumber)
         nextPartNumber += 1
-        inFlight.append(Task { try await job.upload(part) })
+        inFlight.append(Task { S3SentPart(part: try await job.upload(part), buffer: part) })
     }
 
     private func startedUpload() async throws -> String {
@@ -203,6 +225,14 @@ struct S3UploadedPart: Sendable {
     var number: Int
     /// The ETag the service gave it.
     var etag: String
+}
+
+/// A part the service accepted, with the buffer that held its bytes.
+struct S3SentPart: Sendable {
+    /// Its number and ETag.
+    var part: S3UploadedPart
+    /// Its bytes, in a buffer the writer fills again with a later part.
+    var buffer: Data
 }
 
 /// One part to send: where it goes and its number.

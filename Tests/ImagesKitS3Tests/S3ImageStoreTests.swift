@@ -40,6 +40,22 @@ struct S3ImageStoreTests {
         #expect(sameTail)
     }
 
+    /// Part buffers are filled again once their part is sent: with one part in flight every
+    /// buffer after the first is a reused one, with three several are taken at once.
+    @Test("parts written into reused buffers arrive as written", arguments: [1, 3])
+    func reusedPartBuffers(partsInFlight: Int) async throws {
+        var configuration = try await S3TestBucket.configuration()
+        configuration.partsInFlight = partsInFlight
+        let store = try await S3TestBucket.store(configuration)
+        let partSize = configuration.partByteCount
+
+        let endingOnABoundary = S3TestBucket.payload(6 * partSize, seed: UInt64(partsInFlight))
+        let endingInsideAPart = S3TestBucket.payload(5 * partSize + 777, seed: 99)
+
+        #expect(try await S3TestBucket.roundTrip(store, endingOnABoundary, piece: 1_048_583))
+        #expect(try await S3TestBucket.roundTrip(store, endingInsideAPart, piece: partSize + 1))
+    }
+
     @Test("an aborted multipart upload leaves no parts, no content and the record as it was")
     func abortedMultipartLeavesNothing() async throws {
         let store = try await S3TestBucket.store()
