@@ -38,6 +38,7 @@ packages=(
     bzip2
     zstd
     ca-certificates
+    openssl          # the private authority of the HTTPS tests; the checked curl peer's SHA-256
     curl             # signed S3 requests in scripts/objectstore.sh
     libcurl4-openssl-dev # libcurl, the HTTP client of ImagesKitS3
     libxml2          # XMLParser (FoundationXML), which reads S3 answers
