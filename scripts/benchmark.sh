@@ -660,13 +660,17 @@ ImagesKit and for each peer on its own. Sizes are decimal megabytes.
   removed after them), and `large.img.gz` (else 1 GiB of random bytes) as the bytes to move.
   The upload is `imageskit-bench s3://BUCKET/PREFIX put FILE`: the file read in 1 MiB pieces
   into `S3ImageStore`'s content writer and committed with a record, as an upload through the
-  service would (a multipart upload of 8 MiB parts, four in flight, each part's SHA-256 signed);
-  the file's SHA-256 for the record is taken before the clock starts. Its peer PUTs the same
-  file in one request: `curl -T FILE --aws-sigv4 aws:amz:us-east-1:s3 -H
+  service would (a multipart upload of 32 MiB parts, two in flight, each part's SHA-256
+  signed); the file's SHA-256 for the record is taken before the clock starts. Its peer PUTs
+  the same file in one request: `curl -T FILE --aws-sigv4 aws:amz:us-east-1:s3 -H
   'x-amz-content-sha256: UNSIGNED-PAYLOAD' http://KEY:SECRET@HOST/BUCKET/KEY` (the key's `:`
-  written `%3A`; curl 7.88 sends no payload header of its own, which s3api requires). The
-  download is `imageskit-bench s3://BUCKET/PREFIX get ID OUT`: the content read back through
-  the store's reader (4 MiB ranged GETs, four ahead) in 1 MiB pieces into a new file. Its peer
+  written `%3A`; curl 7.88 sends no payload header of its own, which s3api requires), which
+  leaves the bytes unchecked. The row after it sets the upload against the same PUT with the
+  file's SHA-256 signed instead (`-H "x-amz-content-sha256: HASH"`, the hash taken by
+  `openssl dgst -sha256` and timed with it), so that the service checks every byte, as it
+  checks ImagesKit's parts. The download is `imageskit-bench s3://BUCKET/PREFIX get ID OUT`:
+  the content read back through the store's reader (8 MiB ranged GETs, four ahead) in 1 MiB
+  pieces into a new file. Its peer
   is `curl -o OUT` of the object curl PUT; the row after it sets the same download against
   `curl -o OUT` of the object ImagesKit stored, whose parts the server joins as it sends them.
   Every download must equal the file byte for byte.
