@@ -3,14 +3,20 @@ final class CompressingPump {
     let encoder: any CompressionEncoder
     let writer: any ImageContentWriter
     let digest = SHA256Digest()
-    private var pending: [UInt8] = []
+    /// Compressed output not yet written, in pieces of at most one chunk: an encoder can hand
+    /// over many megabytes in one call, and one growing buffer would hold them up to twice
+    /// over while it doubles.
+    private var pending: [[UInt8]] = []
+    private var pendingByteCount = 0
+    /// The size of each read from the disk and of each write to the store.
+    private let chunkSize: Int
     private var buffer: [UInt8]
 
     init(encoder: any CompressionEncoder, writer: any ImageContentWriter, chunkSize: Int) {
         self.encoder = encoder
         self.writer = writer
+        self.chunkSize = chunkSize
         self.buffer = [UInt8](repeating: 0, count: chunkSize)
-        pending.reserveCapacity(chunkSize * 2)
     }
 
     func compress(
@@ -26,7 +32,7 @@ final class CompressingPump {
             progress(position)
         }
         try await feedZeros(count: filesystem.byteCount - position)
-        try encoder.finish { pending.append(contentsOf: $0) }
+        try encoder.finish { keep($0) }
         try await flush(force: true)
         progress(filesystem.byteCount)
     }
@@ -60,12 +66,29 @@ final class CompressingPump {
 
     private func encode(_ bytes: UnsafeRawBufferPointer) throws {
         digest.update(bytes)
-        try encoder.encode(bytes) { pending.append(contentsOf: $0) }
+        try encoder.encode(bytes) { keep($0) }
     }
 
+    /// Adds compressed output to the last pending piece while it has room, else to new pieces.
+    private func keep(_ output: UnsafeRawBufferPointer) {
+        var rest = output[...]
+        while !rest.isEmpty {
+            if pending.isEmpty || pending[pending.count - 1].count == chunkSize {
+                pending.append([])
+                pending[pending.count - 1].reserveCapacity(chunkSize)
+            }
+            let room = chunkSize - pending[pending.count - 1].count
+            pending[pending.count - 1].append(contentsOf: rest.prefix(room))
+            rest = rest.dropFirst(room)
+        }
+        pendingByteCount += output.count
+    }
+
+    /// Writes the pending output once it fills a chunk, or whatever there is when `force`d.
     private func flush(force: Bool) async throws {
-        guard force || pending.count >= buffer.count, !pending.isEmpty else { return }
-        try await writer.write(pending)
-        pending.removeAll(keepingCapacity: true)
+        guard force || pendingByteCount >= chunkSize, pendingByteCount > 0 else { return }
+        for piece in pending { try await writer.write(piece) }
+        pending.removeAll()
+        pendingByteCount = 0
     }
 }
